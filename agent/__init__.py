@@ -1,0 +1,16 @@
+"""LLMCompiler engine: planner, streaming scheduler and joiner as LangGraph nodes."""
+
+from agent.context import Context
+from agent.graph import create_llm_compiler
+from agent.plan import PlanParser, Task, parse_plan
+from agent.state import State, TaskRecord
+
+__all__ = [
+    "Context",
+    "PlanParser",
+    "State",
+    "Task",
+    "TaskRecord",
+    "create_llm_compiler",
+    "parse_plan",
+]

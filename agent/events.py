@@ -1,0 +1,59 @@
+"""The custom stream events of SPEC.md (`stream_mode="custom"`), as plain JSON-safe dicts.
+
+Emitted from inside task bodies, so a resumed run emits events only for what it really does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+from agent.plan import Task
+from agent.results import preview, preview_args
+from agent.state import TaskRecord
+
+
+def _emit(event: str, **data: Any) -> None:
+    get_stream_writer()({"event": event, **data})
+
+
+def task_planned(task: Task, round_: int) -> None:
+    _emit("task_planned", idx=task.idx, tool=task.tool, args=task.args, deps=task.deps, round=round_)
+
+
+def task_started(record: TaskRecord, resolved_args: dict[str, Any], limit: int) -> None:
+    _emit(
+        "task_started",
+        idx=record["idx"],
+        tool=record["tool"],
+        args=preview_args(resolved_args, limit),
+        round=record["round"],
+    )
+
+
+def task_finished(record: TaskRecord, limit: int) -> None:
+    started, finished = record["started_at"], record["finished_at"]
+    duration = finished - started if started is not None and finished is not None else 0.0
+    outcome: dict[str, Any] = (
+        {"result": preview(record["result"], limit)}
+        if record["status"] == "done"
+        else {"error": record["error"]}
+    )
+    _emit(
+        "task_finished",
+        idx=record["idx"],
+        tool=record["tool"],
+        status=record["status"],
+        duration_s=round(duration, 6),
+        round=record["round"],
+        **outcome,
+    )
+
+
+def plan_finished(round_: int, n_tasks: int) -> None:
+    _emit("plan_finished", round=round_, n_tasks=n_tasks)
+
+
+def replan(round_: int, reason: str) -> None:
+    _emit("replan", round=round_, reason=reason)

@@ -1,0 +1,68 @@
+"""`create_llm_compiler`: planner, scheduler and joiner assembled into one LangGraph graph.
+
+    START ──► planner ──┐   (same superstep; linked in-process by agent.session)
+       └────► scheduler ┴──► joiner ──► END
+                 ▲                 │ replan
+                 └─────────────────┘ (planner and scheduler again)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as as_tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agent.context import Context
+from agent.joiner import make_joiner, route_after_joiner
+from agent.models import ModelSpec
+from agent.plan import JOIN
+from agent.planner import make_planner
+from agent.prompts import DEFAULT_EXAMPLES
+from agent.scheduler import make_scheduler
+from agent.state import InputState, OutputState, State
+
+
+def _as_tools(tools: Sequence[BaseTool | Callable[..., Any]]) -> dict[str, BaseTool]:
+    named: dict[str, BaseTool] = {}
+    for item in tools:
+        converted = item if isinstance(item, BaseTool) else as_tool(item)
+        if converted.name == JOIN:
+            raise ValueError("'join' is reserved by the plan language; rename the tool")
+        if converted.name in named:
+            raise ValueError(f"two tools are named {converted.name!r}")
+        named[converted.name] = converted
+    return named
+
+
+def create_llm_compiler(
+    tools: Sequence[BaseTool | Callable[..., Any]],
+    *,
+    planner: ModelSpec | None = None,
+    joiner: ModelSpec | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+    name: str = "llmcompiler",
+    examples: str = DEFAULT_EXAMPLES,
+) -> CompiledStateGraph:
+    """Compile an LLMCompiler graph over `tools`.
+
+    Models (an instance or `"provider:model"`) are resolved when a run needs them, never here:
+    the graph builds with no API key set. `examples` are the planner's worked examples; give
+    ones that use your tools.
+    """
+    named = _as_tools(tools)
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("planner", make_planner(named, planner, examples))
+    builder.add_node("scheduler", make_scheduler(named))
+    builder.add_node("joiner", make_joiner(joiner, planner))
+    builder.add_edge(START, "planner")
+    builder.add_edge(START, "scheduler")
+    builder.add_edge(["planner", "scheduler"], "joiner")
+    builder.add_conditional_edges("joiner", route_after_joiner, ["planner", "scheduler", "__end__"])
+    return builder.compile(checkpointer=checkpointer, name=name)

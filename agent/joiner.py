@@ -1,0 +1,136 @@
+"""The joiner node: reads the results, then answers or asks for a new plan.
+
+It speaks the text protocol of SPEC.md (`Thought:` / `Action: Finish(...)` or `Replan(...)`)
+so any chat model can drive it; output it cannot parse is taken as the answer itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+
+from agent import events
+from agent.context import Context, context_of
+from agent.models import ModelSpec, ainvoke_with_retry, resolve_model
+from agent.prompts import joiner_messages
+from agent.references import result_text
+from agent.results import preview
+from agent.state import RoundRecord, State, TaskRecord, question_message
+
+_ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
+_THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n\s*Action\s*:|\Z)", re.IGNORECASE | re.DOTALL)
+FOUND_PREVIEW_CHARS = 300
+
+
+@dataclass(frozen=True)
+class JoinerDecision:
+    """The joiner's verdict: `content` is the answer (finish) or the reason (replan)."""
+
+    action: Literal["finish", "replan"]
+    content: str
+    thought: str | None = None
+
+
+def parse_joiner_output(text: str) -> JoinerDecision:
+    """Parse `Thought: …` / `Action: Finish(…)|Replan(…)`; anything else is the answer itself.
+
+    The argument runs from after `Finish(` to the *last* `)` of the output, so answers may
+    contain parentheses and newlines.
+    """
+    thought_match = _THOUGHT.search(text)
+    thought = thought_match.group(1).strip() if thought_match else None
+    actions = list(_ACTION.finditer(text))
+    if not actions:
+        return JoinerDecision("finish", text.strip(), None)
+    action = actions[-1]
+    body = text[action.end() :]
+    close = body.rfind(")")
+    content = (body[:close] if close >= 0 else body).strip()
+    kind: Literal["finish", "replan"] = (
+        "replan" if action.group(1).lower() == "replan" else "finish"
+    )
+    return JoinerDecision(kind, content, thought)
+
+
+def _found(tasks: Sequence[TaskRecord]) -> str:
+    done = [t for t in tasks if t["status"] == "done"]
+    if not done:
+        return "No task produced a result."
+    lines = [
+        f"${t['idx']} {t['tool']}: {result_text(preview(t['result'], FOUND_PREVIEW_CHARS))}"
+        for t in done
+    ]
+    return "What was found:\n" + "\n".join(lines)
+
+
+def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
+    """The final answer when no replan is left (or a model failed): say so, give the results."""
+    return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
+
+
+def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
+    """Build the joiner node; with no joiner model of its own it uses the planner's."""
+
+    async def joiner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        ctx = context_of(runtime.context)
+        current = state.rounds[-1]
+        round_tasks = [t for t in state.tasks if t["round"] == current["round"]]
+        can_replan = current["round"] <= ctx.max_replans
+        question = question_message(state)
+        if current["plan_error"] and not round_tasks:
+            decision = JoinerDecision("finish", _give_up(current["plan_error"], state.tasks))
+        else:
+            try:
+                spec = model or ctx.joiner_model or planner or ctx.planner_model
+                chat = resolve_model(spec, base_url=ctx.base_url, temperature=ctx.temperature)
+                reply = await ainvoke_with_retry(
+                    chat,
+                    joiner_messages(
+                        messages=state.messages,
+                        question=question.text if question is not None else "",
+                        tasks=state.tasks,
+                        plan_note=current["plan_error"],
+                        can_replan=can_replan,
+                        limit=ctx.result_preview_chars,
+                    ),
+                    retries=ctx.llm_retries,
+                    config={"run_name": "joiner_model", "tags": ["nostream", "llmcompiler:joiner"]},
+                )
+                decision = parse_joiner_output(reply.text)
+            except Exception as exc:
+                failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
+                decision = JoinerDecision("finish", _give_up(failure, state.tasks))
+        if decision.action == "replan" and not can_replan:
+            decision = JoinerDecision(
+                "finish",
+                _give_up(f"no replans left (max_replans={ctx.max_replans}); "
+                         f"still missing: {decision.content}", state.tasks),
+                decision.thought,
+            )
+        record: RoundRecord = {
+            **current,
+            "decision": decision.action,
+            "joiner_thought": decision.thought,
+            "replan_reason": decision.content if decision.action == "replan" else None,
+        }
+        update: dict[str, Any] = {"rounds": [*state.rounds[:-1], record]}
+        if decision.action == "replan":
+            events.replan(current["round"] + 1, decision.content)
+        else:
+            update["messages"] = [AIMessage(decision.content, name="llmcompiler")]
+        return update
+
+    return joiner
+
+
+def route_after_joiner(state: State) -> list[str] | str:
+    """Replan: planner and scheduler start together again. Finish: the run ends."""
+    if state.rounds and state.rounds[-1]["decision"] == "replan":
+        return ["planner", "scheduler"]
+    return END

@@ -1,0 +1,124 @@
+"""Chat models: built lazily from strings, retried once per layer on transient errors.
+
+One retry layer only: models we build get the OpenAI client's own retries switched off
+(`max_retries=0`) and tenacity retries here, with exponential backoff and jitter. A stream is
+retried only before its first chunk: once tokens arrived (and tasks may have been dispatched)
+a failure is the caller's to handle, never a silent second plan.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import BaseMessage, BaseMessageChunk
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+ModelSpec = BaseChatModel | str
+
+_TRANSIENT_STATUS = {408, 409, 429}
+
+
+class ModelNotConfiguredError(RuntimeError):
+    """No usable model: missing provider package, API key or base URL."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Rate limits, server errors, timeouts and dropped connections; never 4xx like a bad key."""
+    if isinstance(exc, ConnectionError | TimeoutError | httpx.TransportError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return status in _TRANSIENT_STATUS or status >= 500
+    # openai.APIConnectionError / APITimeoutError carry no status code.
+    return type(exc).__name__ in {"APIConnectionError", "APITimeoutError"}
+
+
+@functools.lru_cache(maxsize=32)
+def load_chat_model(
+    spec: str, *, base_url: str | None = None, temperature: float | None = None
+) -> BaseChatModel:
+    """Build (once per process) a chat model from `"provider:model"`; OpenAI by default."""
+    from langchain.chat_models import init_chat_model
+
+    provider, sep, name = spec.partition(":")
+    if not sep:
+        provider, name = "openai", spec
+    kwargs: dict[str, Any] = {}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if provider == "openai":
+        kwargs["max_retries"] = 0  # tenacity is the only retry layer
+        kwargs["stream_usage"] = True
+        if base_url:
+            kwargs["base_url"] = base_url
+    elif base_url:
+        kwargs["base_url"] = base_url
+    try:
+        return init_chat_model(name, model_provider=provider, **kwargs)
+    except Exception as exc:  # missing key, unknown provider, package not installed
+        raise ModelNotConfiguredError(f"cannot build chat model {spec!r}: {exc}") from exc
+
+
+def resolve_model(
+    spec: ModelSpec, *, base_url: str | None, temperature: float | None
+) -> BaseChatModel:
+    """An instance is used as given; a string is loaded with the run's base URL/temperature."""
+    if isinstance(spec, BaseChatModel):
+        return spec
+    return load_chat_model(spec, base_url=base_url, temperature=temperature)
+
+
+def _retrying(attempts: int) -> AsyncRetrying:
+    return AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(max(1, attempts + 1)),
+        wait=wait_exponential_jitter(initial=0.5, max=8.0),
+        reraise=True,
+    )
+
+
+async def astream_with_retry(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    *,
+    retries: int,
+    **kwargs: Any,
+) -> AsyncIterator[BaseMessageChunk]:
+    """Stream `model`, retrying transient failures that happen before the first chunk."""
+    prompt: LanguageModelInput = list(messages)
+    stream: AsyncIterator[BaseMessageChunk] | None = None
+    first: BaseMessageChunk | None = None
+    async for attempt in _retrying(retries):
+        with attempt:
+            stream = aiter(model.astream(prompt, **kwargs))
+            try:
+                first = await anext(stream)
+            except StopAsyncIteration:
+                first = None
+    if first is None or stream is None:
+        return
+    yield first
+    async for chunk in stream:
+        yield chunk
+
+
+async def ainvoke_with_retry(
+    model: BaseChatModel, messages: Sequence[BaseMessage], *, retries: int, **kwargs: Any
+) -> BaseMessage:
+    """Call `model` once, retrying transient failures with backoff."""
+    async for attempt in _retrying(retries):
+        with attempt:
+            return await model.ainvoke(list(messages), **kwargs)
+    raise AssertionError("unreachable: tenacity reraises the last error")

@@ -1,0 +1,161 @@
+"""The planner node: streams the plan and hands each task to the scheduler as it is parsed.
+
+The model call is a LangGraph `@task`: its result (the plan text) is checkpointed, so a
+resumed run replays the same plan instead of asking the model again, and the scheduler issues
+the same tool calls in the same order (LangGraph matches task results by call position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.tools import BaseTool
+from langgraph.func import task
+from langgraph.runtime import Runtime
+
+from agent import events
+from agent.context import Context, context_of
+from agent.models import ModelSpec, astream_with_retry, resolve_model
+from agent.plan import PlanParser, Task, parse_plan
+from agent.prompts import planner_messages
+from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
+from agent.state import (
+    RoundRecord,
+    State,
+    current_round,
+    new_record,
+    question_id,
+    question_message,
+    turn_rounds,
+    turn_tasks,
+)
+
+
+class PlanOutput(TypedDict):
+    """What the checkpointed model call returns: the raw plan text, and why it stopped early."""
+
+    text: str
+    error: str | None
+
+
+def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
+    """Emit the plan events of newly parsed tasks, dispatch them; return how many (no join)."""
+    limit = session.context.result_preview_chars
+    count = 0
+    for item in tasks:
+        if item.is_join:
+            continue
+        count += 1
+        events.task_planned(item, round_)
+        if item.error is not None:
+            events.task_finished(new_record(item, round_), limit)
+    if session.context.streaming_dispatch:
+        session.publish(tasks)
+    return count
+
+
+@task(name="plan")
+async def stream_plan(
+    key: str, prompt: list[BaseMessage], round_: int, known: list[int]
+) -> PlanOutput:
+    """Stream the planner model, parsing and dispatching each task line as it completes.
+
+    A model failure before the first token (after retries) or in mid-stream ends the plan
+    where it stands: tasks already dispatched stay consistent with the recorded text, and the
+    joiner sees the error.
+    """
+    session = get_session(key)
+    ctx = session.context
+    parser = PlanParser(session.tools, known=known, max_tasks=ctx.max_tasks_per_plan)
+    pieces: list[str] = []
+    n_tasks = 0
+    error: str | None = None
+    try:
+        model = session.planner_model
+        assert model is not None
+        stream = astream_with_retry(
+            model,
+            prompt,
+            retries=ctx.llm_retries,
+            config={"run_name": "planner_model", "tags": ["nostream", "llmcompiler:planner"]},
+        )
+        async for chunk in stream:
+            piece = chunk.text
+            if piece:
+                pieces.append(piece)
+                n_tasks += _announce(session, parser.feed(piece), round_)
+    except Exception as exc:
+        error = f"the planner model failed: {type(exc).__name__}: {exc}"
+    n_tasks += _announce(session, parser.close(), round_)
+    events.plan_finished(round_, n_tasks)
+    return PlanOutput(text="".join(pieces), error=error)
+
+
+def make_planner(
+    tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str
+) -> Any:
+    """Build the planner node for a fixed tool set and (optional) fixed model."""
+
+    async def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        ctx = context_of(runtime.context)
+        key = session_key(runtime)
+        session = enter_session(key, tools, ctx)
+        round_ = current_round(state)
+        earlier_tasks = turn_tasks(state)
+        earlier_rounds = turn_rounds(state)
+        known = [r["idx"] for r in earlier_tasks]
+        first_idx = max([r["join_idx"] for r in earlier_rounds] + known, default=0) + 1
+        question = question_message(state)
+        try:
+            output: PlanOutput
+            try:
+                session.planner_model = _planner_model(model, ctx)
+            except Exception as exc:
+                output = PlanOutput(text="", error=f"the planner model is not usable: {exc}")
+                plan = parse_plan("", tools, known=known)
+            else:
+                prompt = planner_messages(
+                    tools=list(tools.values()),
+                    examples=examples,
+                    messages=state.messages,
+                    question=question.text if question is not None else "",
+                    earlier_tasks=earlier_tasks,
+                    earlier_rounds=earlier_rounds,
+                    first_idx=first_idx,
+                    limit=ctx.result_preview_chars,
+                )
+                output = await stream_plan(key, prompt, round_, known)
+                plan = parse_plan(
+                    output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
+                )
+            session.publish(plan, total=0)  # after a resume: the replayed plan, all at once
+            session.end_plan()
+            await session.scheduler_outcome()
+        except BaseException as exc:
+            session.abort(exc)
+            raise
+        finally:
+            leave_session(session)
+        record = RoundRecord(
+            round=round_,
+            question_id=question_id(state),
+            join_idx=plan[-1].idx,
+            plan_error=output["error"],
+            joiner_thought=None,
+            decision="pending",
+            replan_reason=None,
+        )
+        return {"rounds": [*earlier_rounds, record]}
+
+    return planner
+
+
+def _planner_model(model: ModelSpec | None, ctx: Context) -> BaseChatModel:
+    return resolve_model(
+        model if model is not None else ctx.planner_model,
+        base_url=ctx.base_url,
+        temperature=ctx.temperature,
+    )

@@ -1,0 +1,184 @@
+"""Planner and joiner prompts: lean (every token is prefill latency), never vague.
+
+The planner sees the tool list, the plan language, worked examples, the conversation, and on a
+replan the earlier plans with their observations and the joiner's reasons. The joiner sees the
+question and the results and answers in the text protocol of SPEC.md, which any chat model can
+follow (no tool calling needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from agent.references import result_text
+from agent.results import preview
+from agent.state import RoundRecord, TaskRecord
+
+HISTORY_MESSAGES = 6
+"""Earlier conversation messages shown to the planner and joiner (follow-up questions)."""
+
+DEFAULT_EXAMPLES = """\
+Question: Which is taller, Mount Everest or K2, and by how many meters?
+1. search("Mount Everest height")
+2. search("K2 height")
+Thought: the difference needs both heights
+3. math("difference in meters between the two heights", context=["$1", "$2"])
+4. join()
+<END_OF_PLAN>
+
+Question: What is the combined population of France and Germany, in millions?
+1. search("France population")
+2. search("Germany population")
+3. math("sum of the two populations, in millions", context=["$1", "$2"])
+4. join()
+<END_OF_PLAN>"""
+
+PLANNER_SYSTEM = """\
+Plan how to answer the user's question with the tools below, running as many calls in \
+parallel as possible.
+
+Tools:
+{tools}
+join(): ends the plan; afterwards the results are read and the question answered.
+
+Write one action per line: `N. tool(arguments)`, arguments as Python literals.
+- N starts at {first_idx} and increases by one.
+- Pass an earlier result with the string "$N" (e.g. context=["$1", "$2"]); inside a longer \
+string $N is replaced by that result's text. Never guess a result you can fetch.
+- Independent actions must not reference each other, so they run at once.
+- An optional `Thought: ...` line may precede an action.
+- Use only the tools above. Finish with `N. join()` and then `<END_OF_PLAN>`.
+
+Examples (tools in examples may differ from yours):
+{examples}"""
+
+REPLAN_CONTEXT = """\
+Earlier plans for this question and their results:
+{history}
+Make a new plan for what is still missing. Reuse earlier results by reference ("$N") instead \
+of repeating calls. Number new actions from {first_idx}."""
+
+JOINER_SYSTEM = """\
+Answer the user's question using the results of the executed plan.
+Reply in exactly this form:
+Thought: <one short sentence on what the results show>
+Action: Finish(<the answer>)
+{replan_rule}
+Be concise; the answer should state the result directly."""
+
+REPLAN_ALLOWED = """\
+If the results cannot answer the question (failed calls, missing facts), instead reply
+Action: Replan(<what is missing and why>)"""
+
+REPLAN_FORBIDDEN = "No more replanning is possible: answer with the best you can from the results."
+
+_JSON_TYPES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "array": "list",
+    "object": "dict",
+    "null": "None",
+}
+
+
+def _type_name(schema: Mapping[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " | ".join(_type_name(option) for option in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "array" and isinstance(schema.get("items"), Mapping) and schema["items"]:
+        return f"list[{_type_name(schema['items'])}]"
+    if isinstance(kind, str):
+        return _JSON_TYPES.get(kind, kind)
+    return "Any"
+
+
+def describe_tool(tool: BaseTool) -> str:
+    """`name(arg: type, opt: type = default): description`, from the tool's call schema."""
+    parameters = convert_to_openai_tool(tool)["function"].get("parameters", {})
+    required = set(parameters.get("required", []))
+    rendered = []
+    for name, schema in parameters.get("properties", {}).items():
+        text = f"{name}: {_type_name(schema)}"
+        if name not in required:
+            text += f" = {schema.get('default')!r}"
+        rendered.append(text)
+    description = " ".join((tool.description or "").split())
+    return f"{tool.name}({', '.join(rendered)}): {description}"
+
+
+def _history(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+    """Earlier turns as plain text messages (tool-call scaffolding is not the planner's)."""
+    earlier = [m for m in messages if m.type in ("human", "ai") and m.text]
+    return [
+        HumanMessage(m.text) if m.type == "human" else HumanMessage(f"(your answer) {m.text}")
+        for m in earlier[-HISTORY_MESSAGES - 1 : -1]
+    ]
+
+
+def format_task_line(record: TaskRecord, limit: int) -> str:
+    """One executed task as the planner and joiner read it: call, then outcome."""
+    args = ", ".join(f"{name}={value!r}" for name, value in record["args"].items())
+    call = f"{record['idx']}. {record['tool']}({args})"
+    if record["status"] == "done":
+        return f"{call}\n   -> {result_text(preview(record['result'], limit))}"
+    return f"{call}\n   -> {record['status'].upper()}: {record['error']}"
+
+
+def planner_messages(
+    *,
+    tools: Sequence[BaseTool],
+    examples: str,
+    messages: Sequence[AnyMessage],
+    question: str,
+    earlier_tasks: Sequence[TaskRecord],
+    earlier_rounds: Sequence[RoundRecord],
+    first_idx: int,
+    limit: int,
+) -> list[BaseMessage]:
+    system = PLANNER_SYSTEM.format(
+        tools="\n".join(describe_tool(t) for t in tools), first_idx=first_idx, examples=examples
+    )
+    prompt: list[BaseMessage] = [SystemMessage(system), *_history(messages)]
+    request = f"Question: {question}"
+    if earlier_rounds:
+        history = []
+        for round_record in earlier_rounds:
+            lines = [
+                format_task_line(r, limit)
+                for r in earlier_tasks
+                if r["round"] == round_record["round"]
+            ]
+            history.append(
+                f"Plan {round_record['round']}:\n"
+                + ("\n".join(lines) or "(no tasks)")
+                + f"\nWhy it was not enough: {round_record['replan_reason']}"
+            )
+        request += "\n\n" + REPLAN_CONTEXT.format(
+            history="\n\n".join(history), first_idx=first_idx
+        )
+    prompt.append(HumanMessage(request))
+    return prompt
+
+
+def joiner_messages(
+    *,
+    messages: Sequence[AnyMessage],
+    question: str,
+    tasks: Sequence[TaskRecord],
+    plan_note: str | None,
+    can_replan: bool,
+    limit: int,
+) -> list[BaseMessage]:
+    system = JOINER_SYSTEM.format(replan_rule=REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
+    results = "\n".join(format_task_line(r, limit) for r in tasks) or "(no tasks were run)"
+    body = f"Question: {question}\n\nResults:\n{results}"
+    if plan_note:
+        body += f"\n\nNote: {plan_note}"
+    return [SystemMessage(system), *_history(messages), HumanMessage(body)]

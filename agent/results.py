@@ -1,0 +1,60 @@
+"""Stored form of tool results, and their truncated previews for prompts and events.
+
+Dependents always receive the stored form (not the live object), so a resumed run sees exactly
+what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+STORED_MAX_CHARS = 100_000
+"""Text results longer than this are cut (with a marker) before they reach state."""
+
+TRUNCATION_MARKER = "… [truncated {n} chars]"
+
+
+def _truncate_text(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + TRUNCATION_MARKER.format(n=len(text) - limit)
+
+
+def to_stored(value: Any) -> Any:
+    """JSON-serializable form of a tool result: pydantic and dataclasses as dicts, else text."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    elif hasattr(value, "content") and hasattr(value, "type"):  # a LangChain message
+        value = value.content
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return _truncate_text(str(value), STORED_MAX_CHARS)
+    if len(text) <= STORED_MAX_CHARS:
+        return value
+    return _truncate_text(value if isinstance(value, str) else text, STORED_MAX_CHARS)
+
+
+def as_text(value: Any) -> str:
+    """Text form of a stored value: strings as they are, anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def preview(value: Any, limit: int) -> Any:
+    """A value for prompts and events: small values unchanged, large ones cut to text."""
+    text = as_text(value)
+    if len(text) <= limit:
+        return value
+    return _truncate_text(text, limit)
+
+
+def preview_args(args: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {name: preview(value, limit) for name, value in args.items()}

@@ -1,0 +1,174 @@
+"""The scheduler node: the paper's Task Fetching Unit, and the fan-out.
+
+Each planned task becomes one LangGraph `@task` call, issued the moment the planner publishes
+it and always in plan order: LangGraph matches checkpointed task results to calls by call
+position, so a deterministic order is what makes a resumed run hand every result back to its
+own task. A call does not wait for a "level" or a superstep: its body awaits exactly its own
+dependencies' outcomes, then takes a concurrency slot and runs the tool. There is no polling:
+every wake-up is a future resolving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.config import get_config
+from langgraph.func import task
+from langgraph.runtime import Runtime
+
+from agent import events
+from agent.context import Context, context_of
+from agent.references import resolve_references
+from agent.results import to_stored
+from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
+from agent.state import State, TaskRecord, current_round, new_record, question_id, turn_tasks
+
+
+def _finish(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
+    return {**record, "status": status, "finished_at": time.time(), **fields}  # type: ignore[typeddict-item]
+
+
+def _is_async(tool: BaseTool) -> bool:
+    if isinstance(tool, StructuredTool):
+        return tool.coroutine is not None
+    return type(tool)._arun is not BaseTool._arun
+
+
+async def _invoke(session: PlanSession, tool: BaseTool, args: dict[str, Any], config: RunnableConfig) -> Any:
+    """Async tools run on the loop; sync tools in the engine's own pool (not the default 6)."""
+    if _is_async(tool):
+        return await tool.ainvoke(args, config)
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
+    return await loop.run_in_executor(session.executor, call)
+
+
+def _tool_config(record: TaskRecord, idempotency_key: str) -> RunnableConfig:
+    """Names, tags and metadata that make each call readable in a trace and deduplicable."""
+    parent = get_config()
+    return {
+        "callbacks": parent.get("callbacks"),
+        "run_name": record["tool"],
+        "tags": ["llmcompiler:tool"],
+        "metadata": {
+            "llmcompiler_task_idx": record["idx"],
+            "llmcompiler_round": record["round"],
+            "idempotency_key": idempotency_key,
+        },
+    }
+
+
+@task(name="call_tool")
+async def call_tool(key: str, record: TaskRecord, idempotency_key: str) -> TaskRecord:
+    """Run one planned task once its dependencies are done; always returns a final record."""
+    session = get_session(key)
+    ctx = session.context
+    deps = [await session.outcome(idx) for idx in record["deps"]]
+    failed = next((dep for dep in deps if dep["status"] != "done"), None)
+    if failed is not None:
+        reason = f"skipped: dependency ${failed['idx']} ({failed['tool']}) {failed['status']}"
+        final = _finish(record, "skipped", error=f"{reason}: {failed['error']}")
+    else:
+        final = await _run(session, ctx, record, {dep["idx"]: dep["result"] for dep in deps}, idempotency_key)
+    session.settle(final)
+    events.task_finished(final, ctx.result_preview_chars)
+    return final
+
+
+async def _run(
+    session: PlanSession,
+    ctx: Context,
+    record: TaskRecord,
+    results: Mapping[int, Any],
+    idempotency_key: str,
+) -> TaskRecord:
+    tool = session.tools[record["tool"]]
+    args = resolve_references(record["args"], results)
+    config = _tool_config(record, idempotency_key)
+    async with session.semaphore:
+        started = time.time()
+        record = {**record, "status": "running", "started_at": started}
+        events.task_started(record, args, ctx.result_preview_chars)
+        try:
+            async with asyncio.timeout(ctx.tool_timeout_s):
+                value = await _invoke(session, tool, args, config)
+        except TimeoutError:
+            return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
+        except Exception as exc:
+            return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
+    return _finish(record, "done", result=to_stored(value))
+
+
+def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
+    """Guard against a recorded result coming back to a different call after a resume."""
+    if (got["idx"], got["tool"], got["args"]) == (
+        expected["idx"],
+        expected["tool"],
+        expected["args"],
+    ):
+        return got
+    return _finish(
+        expected,
+        "error",
+        error=(
+            f"a result recorded before the interruption belongs to another call "
+            f"(${got['idx']} {got['tool']}); not re-run, to avoid repeating a side effect"
+        ),
+    )
+
+
+def _settle_replayed(session: PlanSession, expected: TaskRecord, future: Future[TaskRecord]) -> None:
+    """A call replayed from the checkpoint runs no body: publish its outcome from here."""
+    if not future.cancelled() and future.exception() is None:
+        session.settle(_matches(expected, future.result()))
+
+
+def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
+    """Build the scheduler node for a fixed tool set."""
+
+    async def scheduler(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        ctx = context_of(runtime.context)
+        key = session_key(runtime)
+        session = enter_session(key, tools, ctx)
+        round_ = current_round(state)
+        earlier = turn_tasks(state)
+        for record in earlier:  # later rounds may reference earlier results
+            session.settle(record)
+        info = runtime.execution_info
+        turn_key = f"{info.thread_id if info else None}|{key.split('|')[1]}|{question_id(state)}"
+        records: list[TaskRecord] = []
+        calls: list[tuple[int, Any]] = []
+        try:
+            while (planned := await session.next_task()) is not None:
+                if planned.is_join:
+                    continue
+                record = new_record(planned, round_)
+                if planned.error is not None:
+                    session.settle(record)
+                else:
+                    future = call_tool(key, record, f"{turn_key}|{planned.idx}")
+                    future.add_done_callback(functools.partial(_settle_replayed, session, record))
+                    calls.append((len(records), future))
+                records.append(record)
+            for position, future in calls:
+                records[position] = _matches(records[position], await future)
+        except BaseException as exc:
+            for _, future in calls:
+                future.cancel()
+            session.scheduler_finished(exc)
+            raise
+        else:
+            session.scheduler_finished()
+        finally:
+            leave_session(session)
+        return {"tasks": [*earlier, *records]}
+
+    return scheduler

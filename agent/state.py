@@ -1,0 +1,122 @@
+"""Graph state: the conversation, the turn's streaming task list, and its plan log.
+
+Everything here is JSON-serializable so checkpointers and the server can persist it; live
+objects (futures, queues, clients) stay in `agent.session`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+from agent.plan import Task
+
+TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
+
+
+class TaskRecord(TypedDict):
+    """One planned task of the current turn, as stored in state (SPEC: State)."""
+
+    idx: int
+    tool: str
+    args: dict[str, Any]
+    deps: list[int]
+    thought: str | None
+    status: TaskStatus
+    result: Any
+    error: str | None
+    round: int
+    started_at: float | None
+    finished_at: float | None
+
+
+def new_record(task: Task, round_: int) -> TaskRecord:
+    """The record of a freshly planned task (a static error is final at once)."""
+    return TaskRecord(
+        idx=task.idx,
+        tool=task.tool,
+        args=dict(task.args),
+        deps=list(task.deps),
+        thought=task.thought,
+        status="error" if task.error is not None else "planned",
+        result=None,
+        error=task.error,
+        round=round_,
+        started_at=None,
+        finished_at=None,
+    )
+
+
+class RoundRecord(TypedDict):
+    """One plan of the current turn: how it ended and what the joiner made of it."""
+
+    round: int
+    question_id: str | None
+    join_idx: int
+    plan_error: str | None
+    joiner_thought: str | None
+    decision: Literal["pending", "finish", "replan"]
+    replan_reason: str | None
+
+
+@dataclass(kw_only=True)
+class InputState:
+    """What a caller sends: the conversation (a new user message starts a new turn)."""
+
+    messages: Annotated[list[AnyMessage], add_messages] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class OutputState(InputState):
+    """What a run returns: the conversation and the turn's task list."""
+
+    tasks: list[TaskRecord] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class State(OutputState):
+    """Shared by planner, scheduler and joiner."""
+
+    rounds: list[RoundRecord] = field(default_factory=list)
+
+
+def continues_turn(state: State) -> bool:
+    """True when this plan is a replan of the running turn, False when a new turn starts.
+
+    A turn continues only if the joiner's last decision was to replan the same question; any
+    other entry (a new user message, a second call from a parent graph) starts afresh.
+    """
+    if not state.rounds:
+        return False
+    last = state.rounds[-1]
+    return last["decision"] == "replan" and last["question_id"] == question_id(state)
+
+
+def current_round(state: State) -> int:
+    """Round number (from 1) of the plan the planner and scheduler work on now."""
+    return len(state.rounds) + 1 if continues_turn(state) else 1
+
+
+def turn_tasks(state: State) -> list[TaskRecord]:
+    """Task records of earlier rounds of this turn (none when a new turn starts)."""
+    return list(state.tasks) if continues_turn(state) else []
+
+
+def turn_rounds(state: State) -> list[RoundRecord]:
+    return list(state.rounds) if continues_turn(state) else []
+
+
+def question_message(state: State) -> AnyMessage | None:
+    """The user message this turn answers: the last human message of the conversation."""
+    for message in reversed(state.messages):
+        if message.type == "human":
+            return message
+    return None
+
+
+def question_id(state: State) -> str | None:
+    message = question_message(state)
+    return message.id if message is not None else None

@@ -1,0 +1,1 @@
+"""Tools shipped with the template."""
