@@ -22,8 +22,9 @@ class Context:
     """Knobs of one LLMCompiler run (LangGraph `context_schema`)."""
 
     planner_model: str = field(
-        default_factory=lambda: _env("LLMCOMPILER_PLANNER_MODEL", DEFAULT_PLANNER_MODEL)
-        or DEFAULT_PLANNER_MODEL,
+        default_factory=lambda: (
+            _env("LLMCOMPILER_PLANNER_MODEL", DEFAULT_PLANNER_MODEL) or DEFAULT_PLANNER_MODEL
+        ),
         metadata={
             "description": "Planner chat model as 'provider:model' (init_chat_model). "
             "Env LLMCOMPILER_PLANNER_MODEL; default openai:gpt-4o-mini."
@@ -54,7 +55,9 @@ class Context:
     )
     max_concurrency: int = field(
         default=16,
-        metadata={"description": "Tool calls running at once in one run (waiting tasks don't count)."},
+        metadata={
+            "description": "Tool calls running at once in one run (waiting tasks don't count)."
+        },
     )
     tool_timeout_s: float = field(
         default=60.0,

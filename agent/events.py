@@ -19,7 +19,9 @@ def _emit(event: str, **data: Any) -> None:
 
 
 def task_planned(task: Task, round_: int) -> None:
-    _emit("task_planned", idx=task.idx, tool=task.tool, args=task.args, deps=task.deps, round=round_)
+    _emit(
+        "task_planned", idx=task.idx, tool=task.tool, args=task.args, deps=task.deps, round=round_
+    )
 
 
 def task_started(record: TaskRecord, resolved_args: dict[str, Any], limit: int) -> None:

@@ -1,9 +1,9 @@
 """`create_llm_compiler`: planner, scheduler and joiner assembled into one LangGraph graph.
 
-    START ──► planner ──┐   (same superstep; linked in-process by agent.session)
-       └────► scheduler ┴──► joiner ──► END
-                 ▲                 │ replan
-                 └─────────────────┘ (planner and scheduler again)
+START ──► planner ──┐   (same superstep; linked in-process by agent.session)
+   └────► scheduler ┴──► joiner ──► END
+             ▲                 │ replan
+             └─────────────────┘ (planner and scheduler again)
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def create_llm_compiler(
     checkpointer: BaseCheckpointSaver | None = None,
     name: str = "llmcompiler",
     examples: str = DEFAULT_EXAMPLES,
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[State, Context, InputState, OutputState]:
     """Compile an LLMCompiler graph over `tools`.
 
     Models (an instance or `"provider:model"`) are resolved when a run needs them, never here:

@@ -109,8 +109,11 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         if decision.action == "replan" and not can_replan:
             decision = JoinerDecision(
                 "finish",
-                _give_up(f"no replans left (max_replans={ctx.max_replans}); "
-                         f"still missing: {decision.content}", state.tasks),
+                _give_up(
+                    f"no replans left (max_replans={ctx.max_replans}); "
+                    f"still missing: {decision.content}",
+                    state.tasks,
+                ),
                 decision.thought,
             )
         record: RoundRecord = {

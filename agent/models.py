@@ -84,7 +84,7 @@ def _retrying(attempts: int) -> AsyncRetrying:
     return AsyncRetrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(max(1, attempts + 1)),
-        wait=wait_exponential_jitter(initial=0.5, max=8.0),
+        wait=wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5),
         reraise=True,
     )
 

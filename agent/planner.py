@@ -57,7 +57,7 @@ def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
     return count
 
 
-@task(name="plan")
+@task
 async def stream_plan(
     key: str, prompt: list[BaseMessage], round_: int, known: list[int]
 ) -> PlanOutput:
@@ -94,9 +94,7 @@ async def stream_plan(
     return PlanOutput(text="".join(pieces), error=error)
 
 
-def make_planner(
-    tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str
-) -> Any:
+def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str) -> Any:
     """Build the planner node for a fixed tool set and (optional) fixed model."""
 
     async def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

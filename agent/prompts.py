@@ -160,9 +160,7 @@ def planner_messages(
                 + ("\n".join(lines) or "(no tasks)")
                 + f"\nWhy it was not enough: {round_record['replan_reason']}"
             )
-        request += "\n\n" + REPLAN_CONTEXT.format(
-            history="\n\n".join(history), first_idx=first_idx
-        )
+        request += "\n\n" + REPLAN_CONTEXT.format(history="\n\n".join(history), first_idx=first_idx)
     prompt.append(HumanMessage(request))
     return prompt
 

@@ -42,7 +42,9 @@ def _is_async(tool: BaseTool) -> bool:
     return type(tool)._arun is not BaseTool._arun
 
 
-async def _invoke(session: PlanSession, tool: BaseTool, args: dict[str, Any], config: RunnableConfig) -> Any:
+async def _invoke(
+    session: PlanSession, tool: BaseTool, args: dict[str, Any], config: RunnableConfig
+) -> Any:
     """Async tools run on the loop; sync tools in the engine's own pool (not the default 6)."""
     if _is_async(tool):
         return await tool.ainvoke(args, config)
@@ -66,7 +68,7 @@ def _tool_config(record: TaskRecord, idempotency_key: str) -> RunnableConfig:
     }
 
 
-@task(name="call_tool")
+@task
 async def call_tool(key: str, record: TaskRecord, idempotency_key: str) -> TaskRecord:
     """Run one planned task once its dependencies are done; always returns a final record."""
     session = get_session(key)
@@ -77,7 +79,9 @@ async def call_tool(key: str, record: TaskRecord, idempotency_key: str) -> TaskR
         reason = f"skipped: dependency ${failed['idx']} ({failed['tool']}) {failed['status']}"
         final = _finish(record, "skipped", error=f"{reason}: {failed['error']}")
     else:
-        final = await _run(session, ctx, record, {dep["idx"]: dep["result"] for dep in deps}, idempotency_key)
+        final = await _run(
+            session, ctx, record, {dep["idx"]: dep["result"] for dep in deps}, idempotency_key
+        )
     session.settle(final)
     events.task_finished(final, ctx.result_preview_chars)
     return final
@@ -125,7 +129,9 @@ def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
     )
 
 
-def _settle_replayed(session: PlanSession, expected: TaskRecord, future: Future[TaskRecord]) -> None:
+def _settle_replayed(
+    session: PlanSession, expected: TaskRecord, future: Future[TaskRecord]
+) -> None:
     """A call replayed from the checkpoint runs no body: publish its outcome from here."""
     if not future.cancelled() and future.exception() is None:
         session.settle(_matches(expected, future.result()))

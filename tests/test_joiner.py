@@ -1,0 +1,128 @@
+"""The joiner: its text protocol, replanning, bounds, and failures that end in clear answers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from langchain_core.tools import tool
+
+from agent import Context
+from agent.joiner import parse_joiner_output
+from tests.helpers import run_graph, scripted_graph
+
+
+@tool
+async def lookup(key: str) -> str:
+    """Look up `key`."""
+    if key == "missing":
+        raise KeyError(key)
+    return f"{key}-value"
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "content", "thought"),
+    [
+        ("Thought: easy\nAction: Finish(1.52)", "finish", "1.52", "easy"),
+        ("Thought: t\nAction: Finish(f(x) = (a, b))", "finish", "f(x) = (a, b)", "t"),
+        ("Action: Finish(line one\nline two (2))\n", "finish", "line one\nline two (2)", None),
+        (
+            "Thought: need more\nAction: Replan(no data for K2)",
+            "replan",
+            "no data for K2",
+            "need more",
+        ),
+        ("The answer is 42.", "finish", "The answer is 42.", None),
+        ("Thought: x\naction : finish( lower case )", "finish", "lower case", "x"),
+        ("Action: Finish(unclosed answer", "finish", "unclosed answer", None),
+    ],
+)
+def test_parse_joiner_output(text: str, action: str, content: str, thought: str | None) -> None:
+    decision = parse_joiner_output(text)
+    assert (decision.action, decision.content, decision.thought) == (action, content, thought)
+
+
+async def test_replan_continues_indices_and_references_earlier_rounds() -> None:
+    plans = [
+        '1. lookup("a")\n2. lookup("missing")\n3. join()',
+        '4. lookup("b from $1")\n5. join()',
+    ]
+    answers = [
+        "Thought: 2 failed\nAction: Replan(lookup 2 failed; try b)",
+        "Thought: ok\nAction: Finish(got $1 and b)",
+    ]
+    graph, planner, joiner = scripted_graph([lookup], plans, answers)
+    run = await run_graph(graph, "q")
+    assert run.answer == "got $1 and b"
+    tasks = run.tasks
+    assert [t["round"] for t in run.output["tasks"]] == [1, 1, 2]
+    assert tasks[4]["result"] == "b from a-value-value"
+    assert [e["round"] for e in run.of("replan")] == [2]
+    # The second plan's prompt shows the first plan's outcomes and the joiner's reason.
+    replan_prompt = planner.calls[1][-1].text
+    assert "a-value" in replan_prompt and "try b" in replan_prompt and "from 4" in replan_prompt
+    assert len(joiner.calls) == 2
+
+
+async def test_max_replans_bounds_the_loop_and_the_last_replan_becomes_an_answer() -> None:
+    plans = ['1. lookup("a")\n2. join()', '3. lookup("b")\n4. join()']
+    answers = ["Action: Replan(not enough)"] * 2
+    graph, planner, _ = scripted_graph([lookup], plans, answers)
+    run = await run_graph(graph, "q", context=Context(max_replans=1))
+    assert len(planner.calls) == 2  # 1 replan = at most 2 plans
+    assert "could not fully answer" in run.answer
+    assert "not enough" in run.answer and "a-value" in run.answer and "b-value" in run.answer
+
+
+async def test_prose_answer_is_taken_as_the_answer() -> None:
+    graph, *_ = scripted_graph([lookup], ['1. lookup("a")\n2. join()'], ["It is a-value."])
+    run = await run_graph(graph, "q")
+    assert run.answer == "It is a-value."
+
+
+async def test_planner_permanent_error_becomes_a_clear_answer() -> None:
+    request = httpx.Request("POST", "http://model/v1/chat/completions")
+    error = httpx.HTTPStatusError("401", request=request, response=httpx.Response(401))
+    graph, planner, joiner = scripted_graph([lookup], [error])
+    run = await run_graph(graph, "q", context=Context(llm_retries=3))
+    assert "planner model failed" in run.answer and "401" in run.answer
+    assert len(planner.calls) == 1  # permanent: not retried
+    assert not joiner.calls
+    assert run.output["tasks"] == []
+
+
+async def test_transient_planner_error_is_retried() -> None:
+    graph, planner, _ = scripted_graph(
+        [lookup], [ConnectionError("reset"), '1. lookup("a")\n2. join()']
+    )
+    run = await run_graph(graph, "q")
+    assert len(planner.calls) == 2
+    assert run.tasks[1]["result"] == "a-value"
+    assert run.answer == "ok"
+
+
+async def test_joiner_failure_becomes_an_answer_with_what_was_found() -> None:
+    graph, *_ = scripted_graph([lookup], ['1. lookup("a")\n2. join()'], [ValueError("bad request")])
+    run = await run_graph(graph, "q")
+    assert "joiner model failed" in run.answer and "a-value" in run.answer
+
+
+async def test_empty_plan_goes_straight_to_the_joiner() -> None:
+    graph, *_ = scripted_graph([lookup], ["1. join()"], ["Action: Finish(hello)"])
+    run = await run_graph(graph, "hi")
+    assert run.answer == "hello" and run.output["tasks"] == []
+    assert run.of("plan_finished")[0]["n_tasks"] == 0
+
+
+async def test_follow_up_turn_starts_a_fresh_task_list() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    plans = ['1. lookup("a")\n2. join()', '1. lookup("b")\n2. join()']
+    answers = ["Action: Finish(first)", "Action: Finish(second)"]
+    graph, planner, _ = scripted_graph([lookup], plans, answers, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "turns"}}
+    first = await run_graph(graph, "q1", config=config)
+    second = await run_graph(graph, "q2", config=config)
+    assert first.answer == "first" and second.answer == "second"
+    assert [t["result"] for t in second.output["tasks"]] == ["b-value"]
+    assert [m.type for m in second.output["messages"]] == ["human", "ai", "human", "ai"]
+    assert "q1" in " ".join(m.text for m in planner.calls[1])  # history reaches the planner

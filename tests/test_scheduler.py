@@ -1,0 +1,242 @@
+"""The scheduler: eager streamed dispatch, dependencies, failures, caps and timeouts.
+
+Assertions are about order and overlap (who started before whom finished), never about
+absolute durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent import Context
+from tests.helpers import run_graph, scripted_graph
+
+DELAYS: dict[str, float] = {}
+
+
+@tool
+async def fetch(name: str) -> str:
+    """Return the value named `name` after its scripted delay."""
+    await asyncio.sleep(DELAYS.get(name.split(":")[0], 0.01))
+    if name.startswith("boom"):
+        raise RuntimeError(f"{name} exploded")
+    return f"<{name}>"
+
+
+@tool
+async def numbers(n: int) -> list[int]:
+    """The list 0..n-1."""
+    return list(range(n))
+
+
+@tool
+def total(values: list[int]) -> int:
+    """Sum of `values`."""
+    return sum(values)
+
+
+async def test_first_task_starts_while_the_plan_is_still_streaming() -> None:
+    filler = "\n".join(f'{i}. fetch("item {i}")' for i in range(2, 30))
+    graph, *_ = scripted_graph([fetch], [f'1. fetch("first")\n{filler}\n30. join()'])
+    run = await run_graph(graph, "go")
+    assert run.position("task_started", 1) < run.position("plan_finished")
+    assert run.position("task_finished", 1) < run.position("plan_finished")
+    assert all(t["status"] == "done" for t in run.tasks.values())
+
+
+async def test_dependent_of_fast_task_starts_before_slow_sibling_finishes() -> None:
+    DELAYS.update(slow=1.0, fast=0.01)
+    plan = '1. fetch("fast")\n2. fetch("slow")\n3. fetch("after:$1")\n4. join()'
+    graph, *_ = scripted_graph([fetch], [plan])
+    run = await run_graph(graph, "go")
+    assert run.position("task_finished", 3) < run.position("task_finished", 2)
+    tasks = run.tasks
+    assert tasks[3]["started_at"] < tasks[2]["finished_at"]
+    assert tasks[3]["result"] == "<after:<fast>>"
+
+
+async def test_failed_task_skips_its_dependents_at_once_and_nothing_else() -> None:
+    DELAYS.update(slow=0.5)
+    plan = (
+        '1. fetch("boom")\n2. fetch("x:$1")\n3. fetch(name="y:${2}")\n4. fetch("slow")\n5. join()'
+    )
+    graph, *_ = scripted_graph([fetch], [plan])
+    run = await run_graph(graph, "go")
+    tasks = run.tasks
+    assert tasks[1]["status"] == "error" and "exploded" in tasks[1]["error"]
+    assert tasks[2]["status"] == "skipped" and "$1" in tasks[2]["error"]
+    assert tasks[3]["status"] == "skipped" and "$2" in tasks[3]["error"]
+    assert tasks[4]["status"] == "done"
+    assert not run.of("task_started", 2) and not run.of("task_started", 3)
+    assert run.position("task_finished", 3) < run.position("task_finished", 4)
+
+
+async def test_references_keep_types_when_exact_and_interpolate_inside_text() -> None:
+    plan = '1. numbers(4)\n2. total(values="$1")\n3. fetch("sum is $2, price under $5")\n4. join()'
+    graph, *_ = scripted_graph([fetch, numbers, total], [plan])
+    run = await run_graph(graph, "go")
+    tasks = run.tasks
+    assert tasks[1]["result"] == [0, 1, 2, 3]
+    assert tasks[2]["result"] == 6
+    assert tasks[3]["result"] == "<sum is 6, price under $5>"
+
+
+async def test_static_errors_are_recorded_and_never_started() -> None:
+    plan = '1. nope("x")\n2. fetch(nam="x")\n3. fetch("$9")\n4. fetch("ok")\n5. join()'
+    graph, *_ = scripted_graph([fetch], [plan])
+    run = await run_graph(graph, "go")
+    tasks = run.tasks
+    assert "unknown tool" in tasks[1]["error"]
+    assert tasks[2]["status"] == "error" and "nam" in tasks[2]["error"]
+    assert tasks[3]["status"] == "error" and "$9" in tasks[3]["error"]
+    assert tasks[4]["status"] == "done"
+    for idx in (1, 2, 3):
+        assert run.position("task_planned", idx) < run.position("task_finished", idx)
+        assert not run.of("task_started", idx)
+
+
+async def test_bad_argument_type_is_a_task_error() -> None:
+    graph, *_ = scripted_graph([numbers], ['1. numbers("many")\n2. join()'])
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["status"] == "error"
+    assert "numbers" in run.tasks[1]["error"] or "int" in run.tasks[1]["error"]
+
+
+@dataclass
+class Gauge:
+    """Counts calls running at once."""
+
+    now: int = 0
+    peak: int = 0
+
+    def __enter__(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *_: object) -> None:
+        self.now -= 1
+
+
+async def test_concurrency_cap_counts_running_calls_not_waiting_tasks() -> None:
+    gauge = Gauge()
+    started: dict[str, float] = {}
+    finished: dict[str, float] = {}
+
+    @tool
+    async def work(name: str, seconds: float) -> str:
+        """Work for `seconds`."""
+        with gauge:
+            started[name] = time.monotonic()
+            await asyncio.sleep(seconds)
+            finished[name] = time.monotonic()
+        return name
+
+    plan = (
+        '1. work("a", 0.3)\n2. work("b:$1", 0.01)\n3. work("c", 0.3)\n'
+        '4. work("d", 0.01)\n5. work("e", 0.01)\n6. join()'
+    )
+    graph, *_ = scripted_graph([work], [plan])
+    run = await run_graph(graph, "go", context=Context(max_concurrency=2))
+    assert gauge.peak == 2
+    # Task 2 waits for task 1 without holding a slot, so task 3 runs beside task 1.
+    assert started["c"] < finished["a"]
+    assert all(t["status"] == "done" for t in run.tasks.values())
+
+
+async def test_sync_tools_run_in_a_pool_sized_to_the_cap() -> None:
+    """Eight sync calls meet at a barrier: only possible if all eight run at once."""
+    barrier = threading.Barrier(8, timeout=10)
+
+    @tool
+    def meet(i: int) -> int:
+        """Wait at the barrier."""
+        barrier.wait()
+        return i
+
+    plan = "\n".join(f"{i}. meet({i})" for i in range(1, 9)) + "\n9. join()"
+    graph, *_ = scripted_graph([meet], [plan])
+    run = await run_graph(graph, "go", context=Context(max_concurrency=8))
+    assert [run.tasks[i]["status"] for i in range(1, 9)] == ["done"] * 8
+
+
+async def test_timeout_cancels_async_tool_and_records_an_error() -> None:
+    cancelled = asyncio.Event()
+
+    @tool
+    async def hang(x: str) -> str:
+        """Never returns."""
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return x
+
+    graph, *_ = scripted_graph([hang, fetch], ['1. hang("x")\n2. fetch("y")\n3. join()'])
+    run = await run_graph(graph, "go", context=Context(tool_timeout_s=0.2))
+    assert run.tasks[1]["status"] == "error"
+    assert "timed out after 0.2s" in run.tasks[1]["error"]
+    assert cancelled.is_set()
+    assert run.tasks[2]["status"] == "done"
+
+
+async def test_unserializable_result_is_stored_as_text() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque-thing"
+
+    @tool
+    async def make(x: str) -> object:
+        """Make an opaque object."""
+        return Opaque()
+
+    graph, *_ = scripted_graph([make, fetch], ['1. make("x")\n2. fetch("got $1")\n3. join()'])
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["result"] == "opaque-thing"
+    assert run.tasks[2]["result"] == "<got opaque-thing>"
+
+
+async def test_streaming_dispatch_off_starts_tools_only_after_the_plan() -> None:
+    filler = "\n".join(f'{i}. fetch("item {i}")' for i in range(2, 20))
+    graph, *_ = scripted_graph([fetch], [f'1. fetch("first")\n{filler}\n20. join()'])
+    run = await run_graph(graph, "go", context=Context(streaming_dispatch=False))
+    assert run.position("plan_finished") < run.position("task_started", 1)
+
+
+async def test_cancelled_run_resumes_without_rerunning_finished_calls() -> None:
+    DELAYS.update(slow=5.0)
+    calls: list[str] = []
+
+    @tool
+    async def step(name: str) -> str:
+        """Record and wait."""
+        calls.append(name)
+        await asyncio.sleep(DELAYS.get(name, 0.01))
+        return name.upper()
+
+    plan = '1. step("a")\n2. step("slow")\n3. step("b-$1")\n4. join()'
+    graph, planner, _ = scripted_graph([step], [plan], checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "cancel-1"}}
+
+    async def consume() -> None:
+        await run_graph(graph, "go", config=config)
+
+    runner = asyncio.create_task(consume())
+    while "b-A" not in calls:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    DELAYS.update(slow=0.01)
+    run = await run_graph(graph, None, config=config)
+    assert sorted(calls) == ["a", "b-A", "slow", "slow"]
+    assert [run.tasks[i]["result"] for i in (1, 2, 3)] == ["A", "SLOW", "B-A"]
+    assert len(planner.calls) == 1  # the plan was replayed, not asked for again
