@@ -9,10 +9,12 @@ a failure is the caller's to handle, never a silent second plan.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
+from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 from tenacity import (
@@ -25,15 +27,26 @@ from tenacity import (
 ModelSpec = BaseChatModel | str
 
 _TRANSIENT_STATUS = {408, 409, 429}
+LOCAL_SERVER_API_KEY = "not-needed"
+"""Sent to an OpenAI-compatible base URL when OPENAI_API_KEY is unset."""
 
 
 class ModelNotConfiguredError(RuntimeError):
     """No usable model: missing provider package, API key or base URL."""
 
 
+_TRANSIENT_TYPES = (ConnectionError, TimeoutError, httpx.TransportError)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Rate limits, server errors, timeouts and dropped connections; never 4xx like a bad key."""
-    if isinstance(exc, ConnectionError | TimeoutError | httpx.TransportError):
+    """Rate limits, server errors, timeouts and dropped connections; never 4xx like a bad key.
+
+    LangChain's standard model errors decide where a provider maps to them; otherwise the HTTP
+    status, then the OpenAI SDK's status-less connection errors.
+    """
+    if isinstance(exc, ModelError):
+        return exc.is_retryable
+    if isinstance(exc, _TRANSIENT_TYPES):
         return True
     status = getattr(exc, "status_code", None)
     if status is None:
@@ -41,8 +54,8 @@ def is_transient(exc: BaseException) -> bool:
         status = getattr(response, "status_code", None)
     if isinstance(status, int):
         return status in _TRANSIENT_STATUS or status >= 500
-    # openai.APIConnectionError / APITimeoutError carry no status code.
-    return type(exc).__name__ in {"APIConnectionError", "APITimeoutError"}
+    # openai.APIConnectionError / APITimeoutError (and subclasses) carry no status code.
+    return any(c.__name__ in {"APIConnectionError", "APITimeoutError"} for c in type(exc).__mro__)
 
 
 @functools.lru_cache(maxsize=32)
@@ -63,6 +76,9 @@ def load_chat_model(
         kwargs["stream_usage"] = True
         if base_url:
             kwargs["base_url"] = base_url
+        if (base_url or os.environ.get("OPENAI_BASE_URL")) and not os.environ.get("OPENAI_API_KEY"):
+            # Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) ignore the key.
+            kwargs["api_key"] = LOCAL_SERVER_API_KEY
     elif base_url:
         kwargs["base_url"] = base_url
     try:

@@ -64,13 +64,14 @@ class Task:
 
     idx: int
     tool: str
-    args: dict[str, Any]
-    deps: list[int]
+    args: dict[str, Any]  # by parameter name, references kept as written
+    deps: list[int]  # sorted indices of the earlier tasks it references
     thought: str | None = None
     error: str | None = None
 
     @property
     def is_join(self) -> bool:
+        """The plan's final `join`, which the scheduler does not run as a tool."""
         return self.tool == JOIN
 
 
@@ -193,7 +194,7 @@ class PlanParser:
             text = line[thought.end() :].strip()
             if text:
                 self._thought = f"{self._thought} {text}" if self._thought else text
-        elif _END in line:
+        if _END in line:
             self._join(None)
 
     def _start(self, match: re.Match[str]) -> None:
@@ -209,10 +210,10 @@ class PlanParser:
 
     def _join(self, idx: int | None) -> None:
         """End the plan; a `join` index that does not increase is renumbered (it never runs)."""
-        top = self._top
+        if idx is None or idx <= self._top:
+            idx = self._top + 1
         deps = sorted(set(self._plan_indices))
         thought, self._thought = self._thought, None
-        idx = idx if idx is not None and idx > top else top + 1
         self._out.append(Task(idx=idx, tool=JOIN, args={}, deps=deps, thought=thought))
         self._mode = _ENDED
 
@@ -387,11 +388,36 @@ def _parse_arguments(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             errors.append(f"argument {_source(node)} is not a Python literal")
             continue
+        try:
+            value = _json_value(value)
+        except TypeError as exc:
+            errors.append(f"argument {_source(node)} is not JSON data ({exc} is not supported)")
+            continue
         if name is None:
             positional.append(value)
         else:
             keywords.append((name, value))
     return positional, keywords, errors
+
+
+def _json_value(value: Any) -> Any:
+    """`value` with tuples as lists, so args are plain JSON data for state, events and resumes.
+
+    Raises TypeError naming what JSON cannot hold (sets, bytes, complex numbers, tuple keys).
+    """
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {_json_key(key): _json_value(item) for key, item in value.items()}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"a {type(value).__name__} value")
+
+
+def _json_key(key: Any) -> Any:
+    if key is None or isinstance(key, str | int | float):
+        return key
+    raise TypeError(f"a {type(key).__name__} dict key")
 
 
 def _bind(
