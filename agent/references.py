@@ -13,6 +13,7 @@ Rules (SPEC "Plan language"):
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -117,7 +118,8 @@ def _resolve(value: Any, results: Mapping[int, Any], *, text_only: bool) -> Any:
     if isinstance(value, str):
         exact = _exact(value)
         if not text_only and exact is not None and exact in results:
-            return results[exact]
+            # A copy: a tool that mutates its input must not change the stored result.
+            return copy.deepcopy(results[exact])
         return _interpolate(value, results)
     if isinstance(value, Mapping):
         return {

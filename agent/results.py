@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent.references import result_text
+
 STORED_MAX_CHARS = 100_000
 """Text results longer than this are cut (with a marker) before they reach state."""
 
@@ -41,16 +43,9 @@ def to_stored(value: Any) -> Any:
     return _truncate_text(value if isinstance(value, str) else text, STORED_MAX_CHARS)
 
 
-def as_text(value: Any) -> str:
-    """Text form of a stored value: strings as they are, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 def preview(value: Any, limit: int) -> Any:
     """A value for prompts and events: small values unchanged, large ones cut to text."""
-    text = as_text(value)
+    text = result_text(value)
     if len(text) <= limit:
         return value
     return _truncate_text(text, limit)

@@ -152,17 +152,20 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         turn_key = f"{info.thread_id if info else None}|{key.split('|')[1]}|{question_id(state)}"
         records: list[TaskRecord] = []
         calls: list[tuple[int, Any]] = []
+        claimed = {record["idx"] for record in earlier}
         try:
             while (planned := await session.next_task()) is not None:
                 if planned.is_join:
                     continue
                 record = new_record(planned, round_)
                 if planned.error is not None:
-                    session.settle(record)
+                    if planned.idx not in claimed:  # a duplicate index never shadows the original
+                        session.settle(record)
                 else:
                     future = call_tool(key, record, f"{turn_key}|{planned.idx}")
                     future.add_done_callback(functools.partial(_settle_replayed, session, record))
                     calls.append((len(records), future))
+                claimed.add(planned.idx)
                 records.append(record)
             for position, future in calls:
                 records[position] = _matches(records[position], await future)

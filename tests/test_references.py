@@ -69,7 +69,7 @@ def test_exact_reference_receives_the_typed_result() -> None:
     assert resolve_references("$1", results) == ["a", "b"]
     assert resolve_references("${2}", results) == 42
     assert resolve_references(["$1", {"x": "$3"}], results) == [["a", "b"], {"x": {"k": None}}]
-    assert resolve_references("$1", results) is results[1]
+    assert resolve_references("$1", results) is not results[1]  # a copy, safe to mutate
 
 
 def test_reference_inside_text_is_interpolated() -> None:

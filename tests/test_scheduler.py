@@ -240,3 +240,25 @@ async def test_cancelled_run_resumes_without_rerunning_finished_calls() -> None:
     assert sorted(calls) == ["a", "b-A", "slow", "slow"]
     assert [run.tasks[i]["result"] for i in (1, 2, 3)] == ["A", "SLOW", "B-A"]
     assert len(planner.calls) == 1  # the plan was replayed, not asked for again
+
+
+async def test_duplicate_index_error_does_not_shadow_the_original_task() -> None:
+    DELAYS.update(slow=0.2)
+    plan = '1. fetch("slow")\n1. fetch("dup")\n2. fetch("after:$1")\n3. join()'
+    graph, *_ = scripted_graph([fetch], [plan])
+    run = await run_graph(graph, "go")
+    first, duplicate, dependent = run.output["tasks"]
+    assert first["status"] == "done" and duplicate["status"] == "error"
+    assert "duplicate" in duplicate["error"] or "increase" in duplicate["error"]
+    assert dependent["status"] == "done" and dependent["result"] == "<after:<slow>>"
+
+
+async def test_a_tool_mutating_its_input_does_not_change_the_stored_result() -> None:
+    @tool
+    async def pop(values: list[int]) -> int:
+        """Pop the last value."""
+        return values.pop()
+
+    graph, *_ = scripted_graph([numbers, pop], ['1. numbers(3)\n2. pop("$1")\n3. join()'])
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["result"] == [0, 1, 2] and run.tasks[2]["result"] == 2
