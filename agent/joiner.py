@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from agent import events
+from agent.answer import AnswerStream
 from agent.context import Context, context_of
-from agent.models import ModelSpec, ainvoke_with_retry, resolve_model
+from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
 from agent.references import result_text
 from agent.results import preview
@@ -74,6 +76,24 @@ def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
     return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
 
 
+async def _stream_decision(
+    chat: BaseChatModel, prompt: list[BaseMessage], retries: int
+) -> tuple[JoinerDecision, AIMessageChunk | None]:
+    """Run the joiner, streaming its answer (only) to chat clients as it is written."""
+
+    def final_answer(raw: str) -> str | None:
+        decision = parse_joiner_output(raw)
+        return decision.content if decision.action == "finish" else None
+
+    view = AnswerStream(source=chat, retries=retries, parse=final_answer)
+    streamed: AIMessageChunk | None = None
+    async for chunk in view.astream(
+        prompt, config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner"]}
+    ):
+        streamed = chunk if streamed is None else streamed + chunk
+    return parse_joiner_output(view.extractor.raw), streamed
+
+
 def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
     """Build the joiner node; with no joiner model of its own it uses the planner's."""
 
@@ -83,26 +103,22 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         round_tasks = [t for t in state.tasks if t["round"] == current["round"]]
         can_replan = current["round"] <= ctx.max_replans
         question = question_message(state)
+        streamed: AIMessageChunk | None = None
         if current["plan_error"] and not round_tasks:
             decision = JoinerDecision("finish", _give_up(current["plan_error"], state.tasks))
         else:
             try:
                 spec = model or ctx.joiner_model or planner or ctx.planner_model
                 chat = resolve_model(spec, base_url=ctx.base_url, temperature=ctx.temperature)
-                reply = await ainvoke_with_retry(
-                    chat,
-                    joiner_messages(
-                        messages=state.messages,
-                        question=question.text if question is not None else "",
-                        tasks=state.tasks,
-                        plan_note=current["plan_error"],
-                        can_replan=can_replan,
-                        limit=ctx.result_preview_chars,
-                    ),
-                    retries=ctx.llm_retries,
-                    config={"run_name": "joiner_model", "tags": ["nostream", "llmcompiler:joiner"]},
+                prompt = joiner_messages(
+                    messages=state.messages,
+                    question=question.text if question is not None else "",
+                    tasks=state.tasks,
+                    plan_note=current["plan_error"],
+                    can_replan=can_replan,
+                    limit=ctx.result_preview_chars,
                 )
-                decision = parse_joiner_output(reply.text)
+                decision, streamed = await _stream_decision(chat, prompt, ctx.llm_retries)
             except Exception as exc:
                 failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
                 decision = JoinerDecision("finish", _give_up(failure, state.tasks))
@@ -126,7 +142,10 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         if decision.action == "replan":
             events.replan(current["round"] + 1, decision.content)
         else:
-            update["messages"] = [AIMessage(decision.content, name="llmcompiler")]
+            # The streamed answer and the stored one are one message (same id) when they agree.
+            same = streamed is not None and streamed.text == decision.content
+            message_id = streamed.id if same and streamed is not None else None
+            update["messages"] = [AIMessage(decision.content, name="llmcompiler", id=message_id)]
         return update
 
     return joiner

@@ -21,6 +21,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.config import get_config
+from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
@@ -106,6 +107,8 @@ async def _run(
                 value = await _invoke(session, tool, args, config)
         except TimeoutError:
             return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
+        except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
+            raise
         except Exception as exc:
             return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
     return _finish(record, "done", result=to_stored(value))

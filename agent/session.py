@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.runtime import Runtime
 
 from agent.context import Context
@@ -24,6 +25,18 @@ from agent.plan import Task
 from agent.state import TaskRecord
 
 _END = object()
+
+
+def _partner_failure(node: str, exc: BaseException) -> BaseException:
+    """What the partner node raises when `node` stops with `exc`.
+
+    An interrupt (a tool called `interrupt()`) is mirrored as an interrupt that carries no
+    payload of its own, so LangGraph keeps both nodes pending and re-runs them together on
+    resume; anything else is a failure.
+    """
+    if isinstance(exc, GraphBubbleUp):
+        return GraphInterrupt(())
+    return PlanAborted(f"{node} failed: {exc!r}")
 
 
 class PlanAborted(RuntimeError):
@@ -71,7 +84,7 @@ class PlanSession:
         """The planner failed: wake the scheduler with the failure."""
         if not self._closed:
             self._closed = True
-            self._queue.put_nowait(PlanAborted(f"planner failed: {exc!r}"))
+            self._queue.put_nowait(_partner_failure("planner", exc))
 
     async def scheduler_outcome(self) -> None:
         """Wait for the scheduler to finish; raise if it failed (so both nodes fail together)."""
@@ -95,7 +108,7 @@ class PlanSession:
         if exc is None:
             future.set_result(None)
         else:
-            future.set_exception(PlanAborted(f"scheduler failed: {exc!r}"))
+            future.set_exception(_partner_failure("scheduler", exc))
 
     def outcome(self, idx: int) -> asyncio.Future[TaskRecord]:
         """Future of task `idx`'s final record (created on first use by either side)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from agent import Context, create_llm_compiler
 from agent.testing import ModelProfile, ScriptedChatModel
@@ -47,14 +48,17 @@ class Run:
 
 async def run_graph(
     graph: CompiledStateGraph[Any, Any, Any, Any],
-    question: str | None,
+    question: str | Command | None,
     *,
     context: Context | None = None,
     config: dict[str, Any] | None = None,
 ) -> Run:
-    """Stream one run (`question=None` resumes) and collect events and the final values."""
+    """Stream one run and collect events and the final values.
+
+    `question=None` resumes after a failure; a `Command` resumes after an interrupt.
+    """
     run = Run()
-    payload = None if question is None else {"messages": [("user", question)]}
+    payload = {"messages": [("user", question)]} if isinstance(question, str) else question
     async for mode, data in graph.astream(
         payload, config, context=context or Context(), stream_mode=["custom", "values"]
     ):

@@ -262,3 +262,39 @@ async def test_a_tool_mutating_its_input_does_not_change_the_stored_result() -> 
     graph, *_ = scripted_graph([numbers, pop], ['1. numbers(3)\n2. pop("$1")\n3. join()'])
     run = await run_graph(graph, "go")
     assert run.tasks[1]["result"] == [0, 1, 2] and run.tasks[2]["result"] == 2
+
+
+async def test_interrupt_inside_a_tool_pauses_the_run_and_resumes_with_the_answer() -> None:
+    from langgraph.types import Command, interrupt
+
+    calls: list[str] = []
+
+    @tool
+    async def ask_human(question: str) -> str:
+        """Ask a person."""
+        calls.append(f"ask {question}")
+        return f"human said {interrupt(question)}"
+
+    @tool
+    async def work(x: str) -> str:
+        """Do work."""
+        calls.append(f"work {x}")
+        return x.upper()
+
+    plan = '1. work("a")\n2. ask_human("ok?")\n3. work("b $2")\n4. join()'
+    graph, planner, _ = scripted_graph(
+        [ask_human, work], [plan], ["Action: Finish(done)"], checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "interrupt-1"}}
+    await run_graph(graph, "go", config=config)
+    state = await graph.aget_state(config)
+    assert [i.value for t in state.tasks for i in t.interrupts] == ["ok?"]
+
+    run = await run_graph(graph, Command(resume="yes"), config=config)
+    assert run.answer == "done"
+    assert [run.tasks[i]["result"] for i in (1, 2, 3)] == [
+        "A",
+        "human said yes",
+        "B HUMAN SAID YES",
+    ]
+    assert calls.count("work a") == 1 and len(planner.calls) == 1

@@ -1,0 +1,139 @@
+"""Streaming the joiner's answer to chat clients without its `Thought:`/`Action:` scaffolding.
+
+`AnswerStream` is a chat model *view* of the joiner: it streams the real joiner model (hidden
+from the `messages` stream by the `nostream` tag) and yields only the text inside
+`Action: Finish(...)`, as it arrives. Because it is a chat model run of its own, LangGraph's
+`messages` stream mode, the dev server and Studio show the answer token by token like any
+model output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field
+
+from agent.models import astream_with_retry
+
+_ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
+
+
+class AnswerExtractor:
+    """Reads joiner output incrementally and releases the part that is surely answer text.
+
+    The answer ends at the *last* `)` of the whole output, so text from the last `)` seen so
+    far (and trailing whitespace) is held back until more arrives; `close()` releases the rest.
+    Output without `Action:` is prose and becomes the answer only at the end.
+    """
+
+    def __init__(self) -> None:
+        self.raw = ""
+        self.released = ""
+        self._start: int | None = None
+        self._replan = False
+
+    def feed(self, text: str) -> str:
+        self.raw += text
+        if self._start is None and not self._replan:
+            match = _ACTION.search(self.raw)
+            if match is None:
+                return ""
+            if match.group(1).lower() == "replan":
+                self._replan = True
+                return ""
+            self._start = match.end()
+        if self._start is None:
+            return ""
+        body = self.raw[self._start :]
+        close = body.rfind(")")
+        safe = (body if close < 0 else body[:close]).rstrip().lstrip()
+        return self._release(safe)
+
+    def close(self, answer: str | None) -> str:
+        """Release what remains of `answer` (the parsed final answer), if it is one."""
+        return "" if answer is None else self._release(answer)
+
+    def _release(self, text: str) -> str:
+        if not text.startswith(self.released) or len(text) <= len(self.released):
+            return ""
+        new = text[len(self.released) :]
+        self.released = text
+        return new
+
+
+class AnswerStream(BaseChatModel):
+    """A chat model that streams `source`'s answer only (see the module docstring)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    source: BaseChatModel
+    retries: int = 0
+    extractor: AnswerExtractor = Field(default_factory=AnswerExtractor, exclude=True)
+    parse: Any = Field(exclude=True)
+    """Callable turning the full raw output into the final answer, or None for a replan."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "llmcompiler-answer-stream"
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        # The real joiner call inherits the node's callbacks (traced), hidden from chat streams.
+        config: dict[str, Any] = {"run_name": "joiner_model", "tags": ["nostream"]}
+        yielded = False
+        async for chunk in astream_with_retry(
+            self.source, messages, retries=self.retries, config=config
+        ):
+            if piece := self.extractor.feed(chunk.text):
+                yielded = True
+                yield await self._emit(piece, run_manager)
+        rest = self.extractor.close(self.parse(self.extractor.raw))
+        if rest or not yielded:  # a replan streams nothing, but a stream needs one chunk
+            yield await self._emit(rest, run_manager)
+
+    async def _emit(
+        self, text: str, run_manager: AsyncCallbackManagerForLLMRun | None
+    ) -> ChatGenerationChunk:
+        chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+        if run_manager is not None:
+            await run_manager.on_llm_new_token(text, chunk=chunk)
+        return chunk
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join([c.text async for c in self._astream(messages, stop, run_manager)])
+        return ChatResult(generations=[ChatGeneration(message=AIMessageChunk(content=text))])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        raise NotImplementedError("AnswerStream is async-only, like the graph's nodes")
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError("AnswerStream is async-only, like the graph's nodes")
