@@ -8,11 +8,11 @@ START ──► planner ──┐   (same superstep; linked in-process by agent.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.tools import BaseTool
-from langchain_core.tools import tool as as_tool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -27,10 +27,20 @@ from agent.scheduler import make_scheduler
 from agent.state import InputState, OutputState, State
 
 
+def _as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:
+    """A plain (async) function becomes a tool; its docstring, if any, is the description."""
+    if isinstance(item, BaseTool):
+        return item
+    description = inspect.getdoc(item) or f"{item.__name__}{inspect.signature(item)}"
+    if inspect.iscoroutinefunction(item):
+        return StructuredTool.from_function(coroutine=item, description=description)
+    return StructuredTool.from_function(item, description=description)
+
+
 def _as_tools(tools: Sequence[BaseTool | Callable[..., Any]]) -> dict[str, BaseTool]:
     named: dict[str, BaseTool] = {}
     for item in tools:
-        converted = item if isinstance(item, BaseTool) else as_tool(item)
+        converted = _as_tool(item)
         if converted.name == JOIN:
             raise ValueError("'join' is reserved by the plan language; rename the tool")
         if converted.name in named:

@@ -8,8 +8,9 @@ a failure is the caller's to handle, never a silent second plan.
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -58,11 +59,36 @@ def is_transient(exc: BaseException) -> bool:
     return any(c.__name__ in {"APIConnectionError", "APITimeoutError"} for c in type(exc).__mro__)
 
 
-@functools.lru_cache(maxsize=32)
+_CAPTURED_ENV_SUFFIXES = ("_API_KEY", "_BASE_URL", "_API_BASE", "_ORGANIZATION", "_PROJECT")
+_ModelKey = tuple[str, str | None, float | None, tuple[tuple[str, str], ...]]
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ModelKey, BaseChatModel]]
+_by_loop = weakref.WeakKeyDictionary()
+_outside_loops: dict[_ModelKey, BaseChatModel] = {}
+
+
 def load_chat_model(
     spec: str, *, base_url: str | None = None, temperature: float | None = None
 ) -> BaseChatModel:
-    """Build (once per process) a chat model from `"provider:model"`; OpenAI by default."""
+    """Build a chat model from `"provider:model"` (OpenAI by default).
+
+    A built model is reused while nothing it captured changes: the provider settings in the
+    environment, and the event loop (a client's connection pool belongs to its loop).
+    """
+    settings = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.endswith(_CAPTURED_ENV_SUFFIXES))
+    )
+    key: _ModelKey = (spec, base_url, temperature, settings)
+    try:
+        cache = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    except RuntimeError:
+        cache = _outside_loops
+    model = cache.get(key)
+    if model is None:
+        model = cache[key] = _build_chat_model(spec, base_url, temperature)
+    return model
+
+
+def _build_chat_model(spec: str, base_url: str | None, temperature: float | None) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
     provider, sep, name = spec.partition(":")

@@ -10,7 +10,6 @@ import pytest
 from langchain_core.tools import tool
 
 from agent import Context, create_llm_compiler
-from agent.models import load_chat_model
 from agent.testing import ModelProfile, ScriptedOpenAIServer
 from tests.helpers import run_graph
 
@@ -50,7 +49,6 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedOpenAIServer]:
     timing = ModelProfile(name="e2e", ttft_s=0.02, prefill_tok_per_s=1e9, decode_tok_per_s=300)
     with ScriptedOpenAIServer(respond=respond, timing=timing) as srv:
         yield srv
-    load_chat_model.cache_clear()
 
 
 async def test_graph_runs_through_the_openai_client(server: ScriptedOpenAIServer) -> None:
@@ -78,7 +76,6 @@ async def test_rate_limit_is_retried_once_by_tenacity_only(monkeypatch: pytest.M
         context = Context(planner_model="openai:m", base_url=srv.base_url)
         run = await run_graph(graph, "q", context=context)
         assert len(srv.requests) == 3  # one 429, one plan, one joiner: no client-side retries
-    load_chat_model.cache_clear()
     assert run.tasks[3]["result"] == 238
 
 
@@ -90,5 +87,29 @@ async def test_bad_key_fails_once_with_a_clear_answer(monkeypatch: pytest.Monkey
             graph, "q", context=Context(planner_model="openai:m", base_url=srv.base_url)
         )
         assert len(srv.requests) == 1
-    load_chat_model.cache_clear()
     assert "AuthenticationError" in run.answer and "Incorrect API key" in run.answer
+
+
+async def test_model_follows_the_environment_between_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model built from a string is not reused after OPENAI_BASE_URL points elsewhere."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    graph = create_llm_compiler([height, difference])
+    for _ in range(2):
+        with ScriptedOpenAIServer(respond=respond) as srv:
+            monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+            run = await run_graph(graph, "q", context=Context(planner_model="openai:m"))
+            assert len(srv.requests) == 2  # this server, not the previous one
+        assert run.tasks[3]["result"] == 238
+
+
+def test_plain_functions_without_docstrings_become_tools() -> None:
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    graph = create_llm_compiler([add, shout])
+    assert graph.get_graph().nodes.keys() >= {"planner", "scheduler", "joiner"}
