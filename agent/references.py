@@ -8,22 +8,76 @@ Rules (SPEC "Plan language"):
 - `${N}` anywhere, and a string that is exactly `$N`, are always references.
 - A bare `$N` inside a longer string is a reference only when N is an earlier task; otherwise it
   is plain text (`"under $5"`). `$12` is task 12, never task 1 followed by "2".
-- Field access (`$N.name`, `$N[0]`, `${N}["key"]`) is reserved and reported as an error.
+- Field access projects into a structured result: `$N.name`, `$N[0]`, `${N}.items[0].name`,
+  `${N}["key"]`. A string result holding JSON is parsed first. A missing field is the task's
+  error (`FieldAccessError`) naming the path. `.` before a non-identifier (`$1.50`) is text.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import copy
 import json
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-_REF = re.compile(r"\$\{([0-9]+)\}|\$([0-9]+)")
-"""A reference inside text: group 1 for `${N}`, group 2 for bare `$N` (greedy digits)."""
+_STEP = (
+    r"\.[A-Za-z_]\w*"
+    r"|\[\s*-?[0-9]+\s*\]"
+    r"|\[\s*\"(?:[^\"\\]|\\.)*\"\s*\]"
+    r"|\[\s*'(?:[^'\\]|\\.)*'\s*\]"
+)
+_REF = re.compile(rf"\$\{{([0-9]+)\}}((?:{_STEP})*)|\$([0-9]+)((?:{_STEP})*)")
+"""A reference with its field path: `${N}` (groups 1, 2) or bare `$N` (groups 3, 4)."""
+_STEPS = re.compile(_STEP)
 
-_FIELD = re.compile(r"\.[A-Za-z_]\w*|\[\s*(?:-?[0-9]|[\"'])[^\]]*\]?")
-"""Field access right after a reference; `.` before a non-identifier (`$1.50`) is text."""
+
+class FieldAccessError(ValueError):
+    """A field path that does not exist in the referenced result."""
+
+
+@dataclass(frozen=True)
+class _Ref:
+    idx: int
+    path: str  # as written after the reference, e.g. `.items[0].name`; "" for none
+    braced: bool
+    written: str
+
+
+def _ref(match: re.Match[str]) -> _Ref:
+    braced = match[1] is not None
+    idx = int(match[1] if braced else match[3])
+    return _Ref(idx, (match[2] if braced else match[4]) or "", braced, match[0])
+
+
+def project(value: Any, ref: _Ref) -> Any:
+    """The field `ref.path` of a stored result (a JSON string result is parsed first)."""
+    for step in _STEPS.findall(ref.path):
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        key = step[1:] if step.startswith(".") else ast.literal_eval(step[1:-1].strip())
+        indexable = isinstance(value, Mapping) or (
+            isinstance(value, list | tuple) and isinstance(key, int)
+        )
+        try:
+            if not indexable:
+                raise KeyError(key)
+            value = value[key]
+        except (KeyError, IndexError):
+            kind = type(value).__name__
+            raise FieldAccessError(
+                f"{ref.written}: no field {step} in the result of ${ref.idx} (a {kind}: "
+                f"{_truncate(result_text(value), 120)})"
+            ) from None
+    return value
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def result_text(value: Any) -> str:
@@ -37,20 +91,19 @@ def result_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _exact(text: str) -> int | None:
-    """The index when `text` is exactly one reference (`$N` or `${N}`), else None."""
+def _exact(text: str) -> _Ref | None:
+    """The reference when `text` is exactly one (`$N`, `${N}`, with any field path)."""
     match = _REF.fullmatch(text)
-    if match is None:
-        return None
-    return int(match[1] or match[2])
+    return _ref(match) if match is not None else None
 
 
 def find_references(value: Any, earlier: Collection[int]) -> tuple[set[int], list[str]]:
     """Indices referenced anywhere in a parsed argument value, and why any reference is invalid.
 
     The set holds only indices in `earlier` (so a scheduler never waits on a task that does not
-    exist); dangling references and field access show up as error messages instead. Messages
-    are deduplicated and ordered by first occurrence (sets are visited in sorted order).
+    exist); dangling references show up as error messages instead. Messages are deduplicated
+    and ordered by first occurrence (sets are visited in sorted order). Field paths are checked
+    when the task runs, against the actual result.
     """
     refs: set[int] = set()
     errors: dict[str, None] = {}
@@ -64,17 +117,13 @@ def find_references(value: Any, earlier: Collection[int]) -> tuple[set[int], lis
     def scan(text: str) -> None:
         exact = _exact(text)
         if exact is not None:
-            note(exact, text)
+            note(exact.idx, text)
             return
         for match in _REF.finditer(text):
-            braced = match[1] is not None
-            idx = int(match[1] if braced else match[2])
-            if not braced and idx not in earlier:
+            ref = _ref(match)
+            if not ref.braced and ref.idx not in earlier:
                 continue  # plain text such as "under $5"
-            note(idx, match[0])
-            field = _FIELD.match(text, match.end())
-            if field is not None:
-                errors[f"field access ({match[0]}{field[0]}) is not supported yet"] = None
+            note(ref.idx, ref.written)
 
     def visit(item: Any) -> None:
         if isinstance(item, str):
@@ -96,8 +145,10 @@ def find_references(value: Any, earlier: Collection[int]) -> tuple[set[int], lis
 
 def _interpolate(text: str, results: Mapping[int, Any]) -> str:
     def replace(match: re.Match[str]) -> str:
-        idx = int(match[1] or match[2])
-        return result_text(results[idx]) if idx in results else match[0]
+        ref = _ref(match)
+        if ref.idx not in results:
+            return ref.written
+        return result_text(project(results[ref.idx], ref))
 
     return _REF.sub(replace, text)
 
@@ -109,7 +160,8 @@ def resolve_references(value: Any, results: Mapping[int, Any]) -> Any:
     a list); a reference inside a longer string becomes `result_text` of the result. Indices not
     in `results` stay as written, which is why `results` must hold exactly the task's deps: a
     bare `$5` that was plain text at parse time is then never in it. Dict keys and set members
-    are interpolated as text only, since they must stay hashable.
+    are interpolated as text only, since they must stay hashable. Raises `FieldAccessError`
+    for a field path the result does not have.
     """
     return _resolve(value, results, text_only=False)
 
@@ -117,9 +169,9 @@ def resolve_references(value: Any, results: Mapping[int, Any]) -> Any:
 def _resolve(value: Any, results: Mapping[int, Any], *, text_only: bool) -> Any:
     if isinstance(value, str):
         exact = _exact(value)
-        if not text_only and exact is not None and exact in results:
+        if not text_only and exact is not None and exact.idx in results:
             # A copy: a tool that mutates its input must not change the stored result.
-            return copy.deepcopy(results[exact])
+            return copy.deepcopy(project(results[exact.idx], exact))
         return _interpolate(value, results)
     if isinstance(value, Mapping):
         return {

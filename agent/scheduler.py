@@ -27,7 +27,7 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.context import Context, context_of
-from agent.references import resolve_references
+from agent.references import FieldAccessError, resolve_references
 from agent.results import to_stored
 from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
 from agent.state import State, TaskRecord, current_round, new_record, question_id, turn_tasks
@@ -96,7 +96,10 @@ async def _run(
     idempotency_key: str,
 ) -> TaskRecord:
     tool = session.tools[record["tool"]]
-    args = resolve_references(record["args"], results)
+    try:
+        args = resolve_references(record["args"], results)
+    except FieldAccessError as exc:
+        return _finish(record, "error", error=str(exc))
     config = _tool_config(record, idempotency_key)
     async with session.semaphore:
         started = time.time()

@@ -1,6 +1,10 @@
 """`$N` references: which ones count (parser) and how they are substituted (scheduler)."""
 
-from agent.references import find_references, resolve_references, result_text
+import re
+
+import pytest
+
+from agent.references import FieldAccessError, find_references, resolve_references, result_text
 
 
 def test_exact_strings_are_always_references() -> None:
@@ -34,18 +38,26 @@ def test_references_are_found_at_any_depth() -> None:
     assert find_references(value, {1, 2, 3, 4, 5}) == ({1, 2, 3, 4, 5}, [])
 
 
-def test_field_access_is_reserved() -> None:
-    field = "field access ($2.name) is not supported yet"
-    assert find_references("$2.name", {2}) == ({2}, [field])
-    assert find_references("see $2[0]", {2}) == ({2}, ["field access ($2[0]) is not supported yet"])
-    assert find_references('${2}["key"]', {2}) == (
-        {2},
-        ['field access (${2}["key"]) is not supported yet'],
+def test_field_access_depends_on_the_task_and_projects_at_run_time() -> None:
+    for text in ("$2.name", "see $2[0]", '${2}["key"]', "${2}.items[0].name"):
+        assert find_references(text, {2}) == ({2}, [])
+    assert find_references("${4}.name", {2}) == (
+        set(),
+        ["reference ${4}.name does not name an earlier task"],
     )
-    assert find_references("${2}.name", {2}) == (
-        {2},
-        ["field access (${2}.name) is not supported yet"],
-    )
+    results = {2: {"items": [{"name": "x"}], "k v": [1, 2]}, 3: '{"a": {"b": 7}}'}
+    assert resolve_references("${2}.items[0].name", results) == "x"
+    assert resolve_references('$2["k v"][-1]', results) == 2
+    assert resolve_references("$3.a.b", results) == 7  # a JSON string result is parsed
+    assert resolve_references(["n=$2.items[0].name!"], results) == ["n=x!"]
+    assert resolve_references("costs $2.50", {2: "1"}) == "costs 1.50"  # not a field
+
+
+@pytest.mark.parametrize("path", ["$2.missing", "$2.items[3]", "$2.items.name", "$3.a.c"])
+def test_missing_field_names_the_path(path: str) -> None:
+    results = {2: {"items": [{"name": "x"}]}, 3: '{"a": {"b": 7}}'}
+    with pytest.raises(FieldAccessError, match=re.escape(path)):
+        resolve_references(path, results)
 
 
 def test_dot_before_a_non_identifier_is_text() -> None:

@@ -298,3 +298,23 @@ async def test_interrupt_inside_a_tool_pauses_the_run_and_resumes_with_the_answe
         "B HUMAN SAID YES",
     ]
     assert calls.count("work a") == 1 and len(planner.calls) == 1
+
+
+async def test_field_references_project_into_structured_results() -> None:
+    @tool
+    async def profile(user: str) -> dict[str, object]:
+        """A user's profile."""
+        return {"name": user.title(), "langs": ["py", "rs"]}
+
+    plan = (
+        '1. profile("ada")\n2. fetch("$1.name")\n3. fetch(name="${1}.langs[1] by $1.name")\n'
+        '4. fetch("$1.email")\n5. fetch("after:$4")\n6. join()'
+    )
+    graph, *_ = scripted_graph([profile, fetch], [plan])
+    run = await run_graph(graph, "go")
+    tasks = run.tasks
+    assert tasks[2]["result"] == "<Ada>"
+    assert tasks[3]["result"] == "<rs by Ada>"
+    assert tasks[4]["status"] == "error" and "$1.email" in tasks[4]["error"]
+    assert not run.of("task_started", 4)
+    assert tasks[5]["status"] == "skipped"
