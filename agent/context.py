@@ -81,6 +81,13 @@ class Context:
             "then run (the paper's non-streaming mode, kept for comparison)."
         },
     )
+    dedupe_calls: bool = field(
+        default=True,
+        metadata={
+            "description": "Common-call elimination: identical calls of a pure tool "
+            "(metadata pure=True) in one run execute once; the others reuse the result."
+        },
+    )
     llm_retries: int = field(
         default=3,
         metadata={

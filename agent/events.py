@@ -42,6 +42,8 @@ def task_finished(record: TaskRecord, limit: int) -> None:
         if record["status"] == "done"
         else {"error": record["error"]}
     )
+    if "deduplicated_from" in record:
+        outcome["deduplicated_from"] = record["deduplicated_from"]
     _emit(
         "task_finished",
         idx=record["idx"],

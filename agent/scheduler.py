@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -35,6 +36,21 @@ from agent.state import State, TaskRecord, current_round, new_record, question_i
 
 def _finish(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
     return {**record, "status": status, "finished_at": time.time(), **fields}  # type: ignore[typeddict-item]
+
+
+def is_pure(tool: BaseTool) -> bool:
+    """Declared free of side effects: same arguments, same result (`metadata={"pure": True}`)."""
+    return bool((tool.metadata or {}).get("pure"))
+
+
+def is_parallel_safe(tool: BaseTool) -> bool:
+    """False for tools declaring `metadata={"parallel": False}` (e.g. stateful sessions)."""
+    return (tool.metadata or {}).get("parallel", True) is not False
+
+
+def call_key(tool: str, args: Mapping[str, Any]) -> str:
+    """Identity of a call for common-call elimination: tool and resolved arguments."""
+    return f"{tool}:{json.dumps(args, sort_keys=True, ensure_ascii=False, default=str)}"
 
 
 def _is_async(tool: BaseTool) -> bool:
@@ -70,8 +86,14 @@ def _tool_config(record: TaskRecord, idempotency_key: str) -> RunnableConfig:
 
 
 @task
-async def call_tool(key: str, record: TaskRecord, idempotency_key: str) -> TaskRecord:
-    """Run one planned task once its dependencies are done; always returns a final record."""
+async def call_tool(
+    key: str, record: TaskRecord, idempotency_key: str, serial_after: int | None
+) -> TaskRecord:
+    """Run one planned task once its dependencies are done; always returns a final record.
+
+    `serial_after` is the previous call of the same tool when that tool is not parallel-safe
+    (`metadata={"parallel": False}`): such calls run one at a time, in plan order.
+    """
     session = get_session(key)
     ctx = session.context
     deps = [await session.outcome(idx) for idx in record["deps"]]
@@ -80,9 +102,8 @@ async def call_tool(key: str, record: TaskRecord, idempotency_key: str) -> TaskR
         reason = f"skipped: dependency ${failed['idx']} ({failed['tool']}) {failed['status']}"
         final = _finish(record, "skipped", error=f"{reason}: {failed['error']}")
     else:
-        final = await _run(
-            session, ctx, record, {dep["idx"]: dep["result"] for dep in deps}, idempotency_key
-        )
+        results = {dep["idx"]: dep["result"] for dep in deps}
+        final = await _run(session, ctx, record, results, idempotency_key, serial_after)
     session.settle(final)
     events.task_finished(final, ctx.result_preview_chars)
     return final
@@ -94,12 +115,21 @@ async def _run(
     record: TaskRecord,
     results: Mapping[int, Any],
     idempotency_key: str,
+    serial_after: int | None,
 ) -> TaskRecord:
     tool = session.tools[record["tool"]]
     try:
         args = resolve_references(record["args"], results)
     except FieldAccessError as exc:
         return _finish(record, "error", error=str(exc))
+    if serial_after is not None:
+        await session.outcome(serial_after)
+    if ctx.dedupe_calls and is_pure(tool):
+        earlier = await session.same_call(call_key(tool.name, args), record["idx"])
+        if earlier is not None:
+            return _finish(
+                record, "done", result=earlier["result"], deduplicated_from=earlier["idx"]
+            )
     config = _tool_config(record, idempotency_key)
     async with session.semaphore:
         started = time.time()
@@ -152,13 +182,16 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         session = enter_session(key, tools, ctx)
         round_ = current_round(state)
         earlier = turn_tasks(state)
-        for record in earlier:  # later rounds may reference earlier results
+        for record in earlier:  # later rounds may reference (and reuse) earlier results
             session.settle(record)
+            if not record["deps"] and is_pure(tools[record["tool"]]):
+                session.remember_call(call_key(record["tool"], record["args"]), record["idx"])
         info = runtime.execution_info
         turn_key = f"{info.thread_id if info else None}|{key.split('|')[1]}|{question_id(state)}"
         records: list[TaskRecord] = []
         calls: list[tuple[int, Any]] = []
         claimed = {record["idx"] for record in earlier}
+        last_call: dict[str, int] = {}  # per tool that is not parallel-safe
         try:
             while (planned := await session.next_task()) is not None:
                 if planned.is_join:
@@ -168,7 +201,11 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                     if planned.idx not in claimed:  # a duplicate index never shadows the original
                         session.settle(record)
                 else:
-                    future = call_tool(key, record, f"{turn_key}|{planned.idx}")
+                    serial_after = None
+                    if not is_parallel_safe(tools[planned.tool]):
+                        serial_after = last_call.get(planned.tool)
+                        last_call[planned.tool] = planned.idx
+                    future = call_tool(key, record, f"{turn_key}|{planned.idx}", serial_after)
                     future.add_done_callback(functools.partial(_settle_replayed, session, record))
                     calls.append((len(records), future))
                 claimed.add(planned.idx)

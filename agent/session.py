@@ -52,6 +52,8 @@ class PlanSession:
     context: Context = field(default_factory=Context)
     planner_model: BaseChatModel | None = None
     outcomes: dict[int, asyncio.Future[TaskRecord]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    """Pure calls seen in this run (call key -> task index), for common-call elimination."""
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     _published: int = 0
     _closed: bool = False
@@ -122,6 +124,24 @@ class PlanSession:
         future = self.outcome(record["idx"])
         if not future.done():
             future.set_result(record)
+
+    def remember_call(self, call: str, idx: int) -> None:
+        self.calls.setdefault(call, idx)
+
+    async def same_call(self, call: str, idx: int) -> TaskRecord | None:
+        """The finished record of an earlier identical call, or None if this one must run.
+
+        The first task making a call claims it; later identical ones wait for its outcome and
+        reuse a success. A failed call is never reused: the later task runs (and claims it).
+        """
+        first = self.calls.setdefault(call, idx)
+        if first == idx:
+            return None
+        record = await self.outcome(first)
+        if record["status"] == "done":
+            return record
+        self.calls[call] = idx
+        return None
 
     @property
     def semaphore(self) -> asyncio.Semaphore:

@@ -7,7 +7,7 @@ objects (futures, queues, clients) stay in `agent.session`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -32,6 +32,8 @@ class TaskRecord(TypedDict):
     round: int
     started_at: float | None
     finished_at: float | None
+    deduplicated_from: NotRequired[int]
+    """Set when an identical earlier call of a pure tool supplied the result."""
 
 
 def new_record(task: Task, round_: int) -> TaskRecord:

@@ -126,3 +126,24 @@ async def test_follow_up_turn_starts_a_fresh_task_list() -> None:
     assert [t["result"] for t in second.output["tasks"]] == ["b-value"]
     assert [m.type for m in second.output["messages"]] == ["human", "ai", "human", "ai"]
     assert "q1" in " ".join(m.text for m in planner.calls[1])  # history reaches the planner
+
+
+async def test_a_replan_reuses_an_identical_pure_call_from_the_earlier_round() -> None:
+    calls: list[str] = []
+
+    @tool
+    async def pure_lookup(key: str) -> str:
+        """Pure lookup."""
+        calls.append(key)
+        return f"{key}!"
+
+    pure_lookup.metadata = {"pure": True}
+    plans = [
+        '1. pure_lookup("a")\n2. join()',
+        '3. pure_lookup("a")\n4. pure_lookup("b")\n5. join()',
+    ]
+    answers = ["Action: Replan(need b too)", "Action: Finish(done)"]
+    graph, *_ = scripted_graph([pure_lookup], plans, answers)
+    run = await run_graph(graph, "q")
+    assert calls == ["a", "b"]
+    assert run.tasks[3]["deduplicated_from"] == 1 and run.tasks[3]["result"] == "a!"

@@ -318,3 +318,71 @@ async def test_field_references_project_into_structured_results() -> None:
     assert tasks[4]["status"] == "error" and "$1.email" in tasks[4]["error"]
     assert not run.of("task_started", 4)
     assert tasks[5]["status"] == "skipped"
+
+
+async def test_calls_of_a_tool_that_is_not_parallel_safe_run_one_at_a_time_in_plan_order() -> None:
+    gauge = Gauge()
+    order: list[str] = []
+
+    @tool
+    async def shell(command: str) -> str:
+        """Run a command in one stateful shell session."""
+        with gauge:
+            order.append(command)
+            await asyncio.sleep(0.05)
+        return command
+
+    shell.metadata = {"parallel": False}
+    plan = (
+        '1. shell("cd /tmp")\n2. fetch("x")\n3. shell("ls")\n4. shell("pwd")\n'
+        '5. fetch("y")\n6. join()'
+    )
+    graph, *_ = scripted_graph([shell, fetch], [plan])
+    run = await run_graph(graph, "go")
+    assert gauge.peak == 1
+    assert order == ["cd /tmp", "ls", "pwd"]
+    assert run.tasks[2]["started_at"] < run.tasks[3]["finished_at"]  # others stay parallel
+
+
+async def test_identical_pure_calls_execute_once() -> None:
+    calls: list[str] = []
+
+    @tool
+    async def lookup(query: str) -> str:
+        """Pure lookup."""
+        calls.append(query)
+        await asyncio.sleep(0.05)
+        return query.upper()
+
+    lookup.metadata = {"pure": True}
+    plan = (
+        '1. lookup("a")\n2. lookup(query="a")\n3. fetch("$1")\n4. lookup("$3")\n'
+        '5. lookup("<A>")\n6. join()'
+    )
+    graph, *_ = scripted_graph([lookup, fetch], [plan])
+    run = await run_graph(graph, "go")
+    assert sorted(calls) == ["<A>", "a"]
+    assert run.tasks[2]["result"] == "A" and run.tasks[2]["deduplicated_from"] == 1
+    # Task 5 has no dependencies, so it claims the call before task 4 resolves "$3" to "<A>".
+    assert run.tasks[4]["deduplicated_from"] == 5 and "deduplicated_from" not in run.tasks[5]
+    dedup_events = [e for e in run.of("task_finished") if "deduplicated_from" in e]
+    assert len(dedup_events) == 2
+
+
+async def test_dedupe_never_reuses_failures_or_impure_tools() -> None:
+    calls: list[str] = []
+
+    @tool
+    async def flaky(query: str) -> str:
+        """Fails the first time."""
+        calls.append(query)
+        if len(calls) == 1:
+            raise RuntimeError("transient")
+        return "ok"
+
+    flaky.metadata = {"pure": True}
+    plan = '1. flaky("a")\n2. flaky("a")\n3. fetch("a")\n4. fetch("a")\n5. join()'
+    graph, *_ = scripted_graph([flaky, fetch], [plan])
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["status"] == "error" and run.tasks[2]["result"] == "ok"
+    assert "deduplicated_from" not in run.tasks[4]  # fetch is not marked pure
