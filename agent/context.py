@@ -88,6 +88,13 @@ class Context:
             "(metadata pure=True) in one run execute once; the others reuse the result."
         },
     )
+    direct_answers: bool = field(
+        default=True,
+        metadata={
+            "description": 'Let a plan end with join(final="$N") when task N\'s result is '
+            "the answer: it is returned as is and the joiner model call is skipped."
+        },
+    )
     llm_retries: int = field(
         default=3,
         metadata={

@@ -21,7 +21,7 @@ from agent.answer import AnswerStream
 from agent.context import Context, context_of
 from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
-from agent.references import result_text
+from agent.references import FieldAccessError, resolve_references, result_text
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
 
@@ -71,6 +71,19 @@ def _found(tasks: Sequence[TaskRecord]) -> str:
     return "What was found:\n" + "\n".join(lines)
 
 
+def _direct_answer(current: RoundRecord, tasks: Sequence[TaskRecord]) -> str | None:
+    """The answer named by `join(final="$N")`, if task N succeeded (else the joiner decides)."""
+    final = current.get("final")
+    if not final:
+        return None
+    done = {t["idx"]: t["result"] for t in tasks if t["status"] == "done"}
+    try:
+        value = resolve_references(final, done)
+    except FieldAccessError:
+        return None
+    return None if value == final else result_text(value)
+
+
 def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
     """The final answer when no replan is left (or a model failed): say so, give the results."""
     return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
@@ -104,7 +117,10 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         can_replan = current["round"] <= ctx.max_replans
         question = question_message(state)
         streamed: AIMessageChunk | None = None
-        if current["plan_error"] and not round_tasks:
+        direct = _direct_answer(current, round_tasks)
+        if direct is not None:
+            decision = JoinerDecision("finish", direct, "the plan's final task is the answer")
+        elif current["plan_error"] and not round_tasks:
             decision = JoinerDecision("finish", _give_up(current["plan_error"], state.tasks))
         else:
             try:

@@ -19,6 +19,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel
 
 from agent.references import find_references
+from agent.references import is_exact_reference as _is_exact
 
 JOIN = "join"
 """The pseudo-tool that ends a plan; its task depends on every task of the plan."""
@@ -114,7 +115,7 @@ class PlanParser:
         self._line: list[str] = []
         self._head: str | None = ""
         # TASK: the line's index, tool and thought, and the argument text seen so far.
-        self._idx = 0
+        self._idx: int | None = None  # None: an unnumbered `join(`
         self._tool = ""
         self._task_thought: str | None = None
         self._text: list[str] = []
@@ -198,24 +199,36 @@ class PlanParser:
             self._join(None)
 
     def _start(self, match: re.Match[str]) -> None:
-        if match[2] is None or match[2] == JOIN:
-            self._join(None if match[1] is None else int(match[1]))
-            return
         self._mode = _TASK
-        self._idx, self._tool = int(match[1]), match[2]
+        self._idx = None if match[1] is None else int(match[1])
+        self._tool = JOIN if match[2] is None else match[2]
         self._task_thought, self._thought = self._thought, None
         self._text, self._brackets, self._quote = [], [], None
         self._escape = self._maybe_triple = self._comment = False
         self._dollar = None
 
-    def _join(self, idx: int | None) -> None:
-        """End the plan; a `join` index that does not increase is renumbered (it never runs)."""
+    def _join(self, idx: int | None, text: str = "", thought: str | None = None) -> None:
+        """End the plan; a `join` index that does not increase is renumbered (it never runs).
+
+        `join` takes one optional argument, `final="$N"`: task N's result *is* the answer, so
+        the joiner model call can be skipped when it succeeds. Anything else is ignored.
+        """
         if idx is None or idx <= self._top:
             idx = self._top + 1
         deps = sorted(set(self._plan_indices))
-        thought, self._thought = self._thought, None
-        self._out.append(Task(idx=idx, tool=JOIN, args={}, deps=deps, thought=thought))
+        if thought is None:
+            thought, self._thought = self._thought, None
+        args = {"final": final} if (final := self._final_reference(text)) else {}
+        self._out.append(Task(idx=idx, tool=JOIN, args=args, deps=deps, thought=thought))
         self._mode = _ENDED
+
+    def _final_reference(self, text: str) -> str | None:
+        positional, keywords, errors = _parse_arguments(text)
+        values = [value for name, value in keywords if name == "final"] or positional[:1]
+        if errors or len(values) != 1 or not isinstance(values[0], str):
+            return None
+        refs, ref_errors = find_references(values[0], self._plan_indices)
+        return values[0] if len(refs) == 1 and not ref_errors and _is_exact(values[0]) else None
 
     # -- inside a task's parentheses -------------------------------------------------------
 
@@ -244,7 +257,8 @@ class PlanParser:
             self._open_string(char, triple=False)
         elif char == ")" and not self._brackets:
             self._finish_task(closed=True)
-            self._mode = _TRAIL
+            if self._mode != _ENDED:
+                self._mode = _TRAIL
         else:
             self._text.append(char)
             if char in _OPENERS:
@@ -293,6 +307,8 @@ class PlanParser:
         if _TERMINATOR.fullmatch(self._lookahead):
             line, self._lookahead = self._lookahead, ""
             self._finish_task(closed=False)
+            if self._mode == _ENDED:
+                return
             self._mode = _IDLE
             for queued in line:
                 self._step(queued)
@@ -321,7 +337,11 @@ class PlanParser:
             if self._quote is not None:
                 text += self._quote * (3 if self._triple else 1)
             text += "".join(_OPENERS[b] for b in reversed(self._brackets))
-        self._out.append(self._build(self._idx, self._tool, text, self._task_thought))
+        if self._tool == JOIN:
+            self._join(self._idx, text, self._task_thought)
+        else:
+            assert self._idx is not None  # only `join` may come without a number
+            self._out.append(self._build(self._idx, self._tool, text, self._task_thought))
 
     # -- static checks ---------------------------------------------------------------------
 

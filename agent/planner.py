@@ -116,6 +116,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                 plan = parse_plan("", tools, known=known)
             else:
                 prompt = planner_messages(
+                    direct_answers=ctx.direct_answers,
                     tools=list(tools.values()),
                     examples=examples,
                     messages=state.messages,
@@ -141,6 +142,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
             round=round_,
             question_id=question_id(state),
             join_idx=plan[-1].idx,
+            final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],
             joiner_thought=None,
             decision="pending",

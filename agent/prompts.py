@@ -52,7 +52,7 @@ Write one action per line: `N. tool(arguments)`, arguments as Python literals.
 string $N is replaced by that result's text. Never guess a result you can fetch.
 - Independent actions must not reference each other, so they run at once.
 - An optional `Thought: ...` line may precede an action.
-- Use only the tools above. Finish with `N. join()` and then `<END_OF_PLAN>`.
+- Use only the tools above. Finish with `N. join()` and then `<END_OF_PLAN>`.{direct}
 
 Examples (tools in examples may differ from yours):
 {examples}"""
@@ -131,8 +131,14 @@ def format_task_line(record: TaskRecord, limit: int) -> str:
     return f"{call}\n   -> {record['status'].upper()}: {record['error']}"
 
 
+DIRECT_ANSWER_RULE = """
+- If one action's result, exactly as returned, is the whole answer (e.g. the number asked \
+for), end with `N. join(final="$K")` (K = that action) to answer with it directly."""
+
+
 def planner_messages(
     *,
+    direct_answers: bool,
     tools: Sequence[BaseTool],
     examples: str,
     messages: Sequence[AnyMessage],
@@ -143,7 +149,10 @@ def planner_messages(
     limit: int,
 ) -> list[BaseMessage]:
     system = PLANNER_SYSTEM.format(
-        tools="\n".join(describe_tool(t) for t in tools), first_idx=first_idx, examples=examples
+        tools="\n".join(describe_tool(t) for t in tools),
+        first_idx=first_idx,
+        examples=examples,
+        direct=DIRECT_ANSWER_RULE if direct_answers else "",
     )
     prompt: list[BaseMessage] = [SystemMessage(system), *_history(messages)]
     request = f"Question: {question}"

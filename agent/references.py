@@ -97,6 +97,11 @@ def _exact(text: str) -> _Ref | None:
     return _ref(match) if match is not None else None
 
 
+def is_exact_reference(text: str) -> bool:
+    """True when `text` is exactly one reference (with or without a field path)."""
+    return _exact(text) is not None
+
+
 def find_references(value: Any, earlier: Collection[int]) -> tuple[set[int], list[str]]:
     """Indices referenced anywhere in a parsed argument value, and why any reference is invalid.
 

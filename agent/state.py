@@ -59,6 +59,8 @@ class RoundRecord(TypedDict):
     round: int
     question_id: str | None
     join_idx: int
+    final: str | None
+    """`join(final="$N")`: the reference whose result is the answer (skips the joiner call)."""
     plan_error: str | None
     joiner_thought: str | None
     decision: Literal["pending", "finish", "replan"]

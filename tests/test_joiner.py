@@ -147,3 +147,29 @@ async def test_a_replan_reuses_an_identical_pure_call_from_the_earlier_round() -
     run = await run_graph(graph, "q")
     assert calls == ["a", "b"]
     assert run.tasks[3]["deduplicated_from"] == 1 and run.tasks[3]["result"] == "a!"
+
+
+async def test_join_final_answers_directly_and_skips_the_joiner_model() -> None:
+    plan = '1. lookup("a")\n2. lookup("b from $1")\n3. join(final="$2")'
+    graph, _, joiner = scripted_graph([lookup], [plan])
+    run = await run_graph(graph, "q")
+    assert run.answer == "b from a-value-value"
+    assert not joiner.calls
+
+
+async def test_join_final_falls_back_to_the_joiner_when_that_task_failed_or_is_disabled() -> None:
+    plan = '1. lookup("missing")\n2. join(final="$1")'
+    graph, _, joiner = scripted_graph([lookup], [plan], ["Action: Finish(could not)"])
+    run = await run_graph(graph, "q")
+    assert run.answer == "could not" and len(joiner.calls) == 1
+
+    graph, planner, joiner = scripted_graph([lookup], ['1. lookup("a")\n2. join(final="$1")'])
+    run = await run_graph(graph, "q", context=Context(direct_answers=False))
+    assert run.answer == "ok" and len(joiner.calls) == 1
+    assert 'join(final="$K")' not in planner.calls[0][0].text  # nor offered to the planner
+
+
+async def test_planner_is_told_about_direct_answers_by_default() -> None:
+    graph, planner, _ = scripted_graph([lookup], ["1. join()"])
+    await run_graph(graph, "q")
+    assert 'join(final="$K")' in planner.calls[0][0].text
