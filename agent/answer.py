@@ -20,6 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from agent.models import astream_with_retry
+from agent.usage import UsageMeter, child_callbacks, metered
 
 _ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
 
@@ -73,6 +74,7 @@ class AnswerStream(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     source: BaseChatModel
+    meter: UsageMeter
     retries: int = 0
     extractor: AnswerExtractor = Field(default_factory=AnswerExtractor, exclude=True)
     parse: Any = Field(exclude=True)
@@ -89,8 +91,12 @@ class AnswerStream(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        # The real joiner call inherits the node's callbacks (traced), hidden from chat streams.
-        config: dict[str, Any] = {"run_name": "joiner_model", "tags": ["nostream"]}
+        # The real joiner call: traced under this run, metered, hidden from chat streams.
+        config = metered(
+            {"run_name": "joiner_model", "tags": ["nostream"]},
+            self.meter,
+            child_callbacks(run_manager),
+        )
         yielded = False
         async for chunk in astream_with_retry(
             self.source, messages, retries=self.retries, config=config

@@ -134,7 +134,7 @@ async def run(
     if as_json:
         print(dump_json(answer, output, view.events))
     else:
-        view.print_summary(answer, time.monotonic() - started)
+        view.print_summary(answer, time.monotonic() - started, output.get("usage"))
     if plan_errors:
         view.console.print(
             f"[red]error:[/red] {plan_errors[-1]}\nhint: {hint_for(plan_errors[-1], ctx)}",

@@ -82,7 +82,7 @@ class RunView:
             ),
         }
 
-    def print_summary(self, answer: str, elapsed: float) -> None:
+    def print_summary(self, answer: str, elapsed: float, usage: dict[str, Any] | None) -> None:
         tl = self.timeline()
         self.console.print()
         self.console.rule("answer")
@@ -96,11 +96,22 @@ class RunView:
                 f"{tl['tools_started_before_plan_end']} of {len(tl['tools'])} tools started "
                 f"before the plan ended; total {elapsed:.2f}s"
             )
+        if usage:
+            cost = "unknown" if usage["cost_usd"] is None else f"${usage['cost_usd']:.6f}"
+            self.console.print(
+                f"LLM calls: {usage['calls']}, tokens in/out: {usage['input_tokens']}/"
+                f"{usage['output_tokens']}, cost: {cost}"
+            )
 
 
 def dump_json(answer: str, output: dict[str, Any], events: list[dict[str, Any]]) -> str:
     return json.dumps(
-        {"answer": answer, "tasks": output.get("tasks", []), "events": events},
+        {
+            "answer": answer,
+            "tasks": output.get("tasks", []),
+            "usage": output.get("usage"),
+            "events": events,
+        },
         ensure_ascii=False,
         indent=2,
         default=str,

@@ -95,6 +95,17 @@ class Context:
             "the answer: it is returned as is and the joiner model call is skipped."
         },
     )
+    price_per_m_input: float | None = field(
+        default=None,
+        metadata={
+            "description": "USD per million input tokens for cost accounting; empty: the "
+            "built-in list prices by model name (unknown models report no cost)."
+        },
+    )
+    price_per_m_output: float | None = field(
+        default=None,
+        metadata={"description": "USD per million output tokens (see price_per_m_input)."},
+    )
     llm_retries: int = field(
         default=3,
         metadata={
@@ -103,6 +114,13 @@ class Context:
             "first token."
         },
     )
+
+
+def price_override(ctx: Context) -> tuple[float, float] | None:
+    """The Context's prices, when both are set."""
+    if ctx.price_per_m_input is None or ctx.price_per_m_output is None:
+        return None
+    return (ctx.price_per_m_input, ctx.price_per_m_output)
 
 
 def context_of(value: Any) -> Context:

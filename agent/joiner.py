@@ -18,12 +18,13 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.answer import AnswerStream
-from agent.context import Context, context_of
+from agent.context import Context, context_of, price_override
 from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
 from agent.references import FieldAccessError, resolve_references, result_text
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
+from agent.usage import Usage, UsageMeter, total
 
 _ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n\s*Action\s*:|\Z)", re.IGNORECASE | re.DOTALL)
@@ -90,7 +91,7 @@ def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
 
 
 async def _stream_decision(
-    chat: BaseChatModel, prompt: list[BaseMessage], retries: int
+    chat: BaseChatModel, prompt: list[BaseMessage], retries: int, meter: UsageMeter
 ) -> tuple[JoinerDecision, AIMessageChunk | None]:
     """Run the joiner, streaming its answer (only) to chat clients as it is written."""
 
@@ -98,7 +99,7 @@ async def _stream_decision(
         decision = parse_joiner_output(raw)
         return decision.content if decision.action == "finish" else None
 
-    view = AnswerStream(source=chat, retries=retries, parse=final_answer)
+    view = AnswerStream(source=chat, meter=meter, retries=retries, parse=final_answer)
     streamed: AIMessageChunk | None = None
     async for chunk in view.astream(
         prompt, config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner"]}
@@ -117,6 +118,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         can_replan = current["round"] <= ctx.max_replans
         question = question_message(state)
         streamed: AIMessageChunk | None = None
+        meter = UsageMeter(price_override(ctx))
         direct = _direct_answer(current, round_tasks)
         if direct is not None:
             decision = JoinerDecision("finish", direct, "the plan's final task is the answer")
@@ -134,7 +136,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     can_replan=can_replan,
                     limit=ctx.result_preview_chars,
                 )
-                decision, streamed = await _stream_decision(chat, prompt, ctx.llm_retries)
+                decision, streamed = await _stream_decision(chat, prompt, ctx.llm_retries, meter)
             except Exception as exc:
                 failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
                 decision = JoinerDecision("finish", _give_up(failure, state.tasks))
@@ -151,10 +153,12 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         record: RoundRecord = {
             **current,
             "decision": decision.action,
+            "joiner_usage": meter.usage,
             "joiner_thought": decision.thought,
             "replan_reason": decision.content if decision.action == "replan" else None,
         }
-        update: dict[str, Any] = {"rounds": [*state.rounds[:-1], record]}
+        rounds = [*state.rounds[:-1], record]
+        update: dict[str, Any] = {"rounds": rounds, "usage": turn_usage(rounds, state.tasks)}
         if decision.action == "replan":
             events.replan(current["round"] + 1, decision.content)
         else:
@@ -165,6 +169,17 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         return update
 
     return joiner
+
+
+def turn_usage(rounds: Sequence[RoundRecord], tasks: Sequence[TaskRecord]) -> Usage:
+    """Everything the turn's LLM calls cost so far: plans, joiner calls, and tools' own."""
+    return total(
+        [
+            *(r["planner_usage"] for r in rounds),
+            *(r["joiner_usage"] for r in rounds),
+            *(t.get("usage") for t in tasks),
+        ]
+    )
 
 
 def route_after_joiner(state: State) -> list[str] | str:

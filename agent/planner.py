@@ -12,12 +12,13 @@ from typing import Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from agent import events
-from agent.context import Context, context_of
+from agent.context import Context, context_of, price_override
 from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.plan import PlanParser, Task, parse_plan
 from agent.prompts import planner_messages
@@ -32,6 +33,7 @@ from agent.state import (
     turn_rounds,
     turn_tasks,
 )
+from agent.usage import Usage, UsageMeter, current_callbacks, metered, no_usage
 
 
 class PlanOutput(TypedDict):
@@ -39,6 +41,7 @@ class PlanOutput(TypedDict):
 
     text: str
     error: str | None
+    usage: Usage
 
 
 def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
@@ -73,14 +76,19 @@ async def stream_plan(
     pieces: list[str] = []
     n_tasks = 0
     error: str | None = None
+    meter = UsageMeter(price_override(ctx))
     try:
         model = session.planner_model
         assert model is not None
+        config: RunnableConfig = {
+            "run_name": "planner_model",
+            "tags": ["nostream", "llmcompiler:planner"],
+        }
         stream = astream_with_retry(
             model,
             prompt,
             retries=ctx.llm_retries,
-            config={"run_name": "planner_model", "tags": ["nostream", "llmcompiler:planner"]},
+            config=metered(config, meter, current_callbacks()),
         )
         async for chunk in stream:
             piece = chunk.text
@@ -91,7 +99,7 @@ async def stream_plan(
         error = f"the planner model failed: {type(exc).__name__}: {exc}"
     n_tasks += _announce(session, parser.close(), round_)
     events.plan_finished(round_, n_tasks)
-    return PlanOutput(text="".join(pieces), error=error)
+    return PlanOutput(text="".join(pieces), error=error, usage=meter.usage)
 
 
 def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str) -> Any:
@@ -112,7 +120,9 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
             try:
                 session.planner_model = _planner_model(model, ctx)
             except Exception as exc:
-                output = PlanOutput(text="", error=f"the planner model is not usable: {exc}")
+                output = PlanOutput(
+                    text="", error=f"the planner model is not usable: {exc}", usage=no_usage()
+                )
                 plan = parse_plan("", tools, known=known)
             else:
                 prompt = planner_messages(
@@ -144,6 +154,8 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
             join_idx=plan[-1].idx,
             final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],
+            planner_usage=output["usage"],
+            joiner_usage=None,
             joiner_thought=None,
             decision="pending",
             replan_reason=None,

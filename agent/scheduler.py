@@ -21,17 +21,17 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from agent import events
-from agent.context import Context, context_of
+from agent.context import Context, context_of, price_override
 from agent.references import FieldAccessError, resolve_references
 from agent.results import to_stored
 from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
 from agent.state import State, TaskRecord, current_round, new_record, question_id, turn_tasks
+from agent.usage import UsageMeter, current_callbacks, metered
 
 
 def _finish(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
@@ -70,11 +70,10 @@ async def _invoke(
     return await loop.run_in_executor(session.executor, call)
 
 
-def _tool_config(record: TaskRecord, idempotency_key: str) -> RunnableConfig:
-    """Names, tags and metadata that make each call readable in a trace and deduplicable."""
-    parent = get_config()
-    return {
-        "callbacks": parent.get("callbacks"),
+def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) -> RunnableConfig:
+    """Names, tags and metadata that make each call readable in a trace and deduplicable;
+    the meter counts LLM calls the tool makes itself."""
+    config: RunnableConfig = {
         "run_name": record["tool"],
         "tags": ["llmcompiler:tool"],
         "metadata": {
@@ -83,6 +82,7 @@ def _tool_config(record: TaskRecord, idempotency_key: str) -> RunnableConfig:
             "idempotency_key": idempotency_key,
         },
     }
+    return metered(config, meter, current_callbacks())
 
 
 @task
@@ -130,7 +130,8 @@ async def _run(
             return _finish(
                 record, "done", result=earlier["result"], deduplicated_from=earlier["idx"]
             )
-    config = _tool_config(record, idempotency_key)
+    meter = UsageMeter(price_override(ctx))
+    config = _tool_config(record, idempotency_key, meter)
     async with session.semaphore:
         started = time.time()
         record = {**record, "status": "running", "started_at": started}
@@ -144,6 +145,8 @@ async def _run(
             raise
         except Exception as exc:
             return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
+    if meter.usage["calls"]:
+        record = {**record, "usage": meter.usage}
     return _finish(record, "done", result=to_stored(value))
 
 

@@ -14,6 +14,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from agent.plan import Task
+from agent.usage import Usage
 
 TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
 
@@ -34,6 +35,8 @@ class TaskRecord(TypedDict):
     finished_at: float | None
     deduplicated_from: NotRequired[int]
     """Set when an identical earlier call of a pure tool supplied the result."""
+    usage: NotRequired[Usage]
+    """LLM calls the tool made itself (e.g. the `math` tool's model), when any."""
 
 
 def new_record(task: Task, round_: int) -> TaskRecord:
@@ -62,6 +65,8 @@ class RoundRecord(TypedDict):
     final: str | None
     """`join(final="$N")`: the reference whose result is the answer (skips the joiner call)."""
     plan_error: str | None
+    planner_usage: Usage | None
+    joiner_usage: Usage | None
     joiner_thought: str | None
     decision: Literal["pending", "finish", "replan"]
     replan_reason: str | None
@@ -79,6 +84,8 @@ class OutputState(InputState):
     """What a run returns: the conversation and the turn's task list."""
 
     tasks: list[TaskRecord] = field(default_factory=list)
+    usage: Usage | None = None
+    """LLM calls, tokens and cost of the current turn: planner, joiner and tools."""
 
 
 @dataclass(kw_only=True)

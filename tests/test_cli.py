@@ -67,6 +67,7 @@ def test_ask_json_through_an_openai_compatible_server(tmp_path: Path) -> None:
     assert [e["event"] for e in result["events"]][:2] == ["task_planned", "task_started"]
     assert (tmp_path / "checkpoints.sqlite").exists()  # --thread persists with SQLite
     assert len(server.requests) == 3  # planner, math, joiner
+    assert result["usage"]["calls"] == 3 and result["usage"]["output_tokens"] > 0
 
 
 def test_demo_runs_offline_and_labels_the_simulation() -> None:
@@ -75,3 +76,4 @@ def test_demo_runs_offline_and_labels_the_simulation() -> None:
     assert "SIMULATED MODELS" in done.stdout
     assert "238 m taller than K2" in done.stdout
     assert "before the plan ended" in done.stdout
+    assert "LLM calls: 5" in done.stdout  # planner, three math calls, joiner

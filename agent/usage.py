@@ -1,0 +1,129 @@
+"""Token and cost accounting of every LLM call a run makes: planner, joiner, and tools.
+
+A `UsageMeter` is a callback handler attached to a call's config; LangChain propagates it to
+nested runs, so LLM calls made *inside* a tool (the `math` tool's own model) are counted too.
+Each figure is checkpointed with the record it belongs to (the plan, a task, the joiner's
+round), so a resumed run reports the same totals as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackHandler,
+    Callbacks,
+)
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from typing_extensions import TypedDict
+
+PRICES_PER_M: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "o4-mini": (1.10, 4.40),
+}
+"""USD per million input/output tokens, by model-name prefix (list prices; Context overrides)."""
+
+
+class Usage(TypedDict):
+    """LLM calls, tokens and cost (None when a call's model has no known price)."""
+
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+
+
+def no_usage() -> Usage:
+    return Usage(calls=0, input_tokens=0, output_tokens=0, cost_usd=0.0)
+
+
+def total(parts: Iterable[Usage | None]) -> Usage:
+    """Sum of usages; the cost is unknown (None) if any part's is."""
+    out = no_usage()
+    for part in parts:
+        if not part:
+            continue
+        out["calls"] += part["calls"]
+        out["input_tokens"] += part["input_tokens"]
+        out["output_tokens"] += part["output_tokens"]
+        if out["cost_usd"] is None or part["cost_usd"] is None:
+            out["cost_usd"] = None
+        else:
+            out["cost_usd"] += part["cost_usd"]
+    return out
+
+
+def price_per_m(
+    model: str | None, override: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    if override is not None:
+        return override
+    if not model:
+        return None
+    matches = [prefix for prefix in PRICES_PER_M if model.startswith(prefix)]
+    return PRICES_PER_M[max(matches, key=len)] if matches else None
+
+
+class UsageMeter(BaseCallbackHandler):
+    """Counts the chat model calls it sees (thread-safe: sync tools run in threads)."""
+
+    def __init__(self, prices: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        self.prices = prices
+        self.usage = no_usage()
+        self._lock = threading.Lock()
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        generation = response.generations[0][0] if response.generations else None
+        message = generation.message if isinstance(generation, ChatGeneration) else None
+        meta = message.usage_metadata if isinstance(message, AIMessage) else None
+        tokens_in = meta["input_tokens"] if meta else 0
+        tokens_out = meta["output_tokens"] if meta else 0
+        model = message.response_metadata.get("model_name") if message is not None else None
+        prices = price_per_m(model, self.prices)
+        cost = None if prices is None else (tokens_in * prices[0] + tokens_out * prices[1]) / 1e6
+        with self._lock:
+            self.usage = total(
+                [
+                    self.usage,
+                    Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost),
+                ]
+            )
+
+
+def current_callbacks() -> Callbacks:
+    """The callbacks of the graph task we run in (tracing, stream handlers)."""
+    try:
+        return get_config().get("callbacks")
+    except RuntimeError:  # not inside a graph run
+        return None
+
+
+def child_callbacks(run_manager: AsyncCallbackManagerForLLMRun | None) -> Callbacks:
+    """Callbacks for a call nested under an LLM run (LLM run managers have no `get_child`)."""
+    if run_manager is None:
+        return current_callbacks()
+    manager = AsyncCallbackManager(handlers=[], parent_run_id=run_manager.run_id)
+    manager.set_handlers(run_manager.inheritable_handlers)
+    manager.add_tags(run_manager.inheritable_tags)
+    manager.add_metadata(run_manager.inheritable_metadata)
+    return manager
+
+
+def metered(config: RunnableConfig, meter: UsageMeter, parent: Callbacks) -> RunnableConfig:
+    """`config` with `meter` added to the `parent` callbacks (tracing is kept)."""
+    manager = AsyncCallbackManager.configure(inheritable_callbacks=parent)
+    manager.add_handler(meter, inherit=True)
+    return {**config, "callbacks": manager}
