@@ -81,6 +81,13 @@ class Context:
             "then run (the paper's non-streaming mode, kept for comparison)."
         },
     )
+    approve_plan: bool = field(
+        default=False,
+        metadata={
+            "description": "Pause (LangGraph interrupt) once each plan is complete, before any "
+            "of its tools runs; resume with approve, an edited plan, or reject (replan)."
+        },
+    )
     dedupe_calls: bool = field(
         default=True,
         metadata={

@@ -5,13 +5,14 @@ Emitted from inside task bodies, so a resumed run emits events only for what it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.config import get_stream_writer
 
 from agent.plan import Task
 from agent.results import preview, preview_args
-from agent.state import TaskRecord
+from agent.state import TaskRecord, new_record
 
 
 def _emit(event: str, **data: Any) -> None:
@@ -22,6 +23,20 @@ def task_planned(task: Task, round_: int) -> None:
     _emit(
         "task_planned", idx=task.idx, tool=task.tool, args=task.args, deps=task.deps, round=round_
     )
+
+
+def announce_plan(tasks: Sequence[Task], round_: int, limit: int) -> int:
+    """`task_planned` for each task (and `task_finished` for a static error); returns the
+    number of tasks, `join` not counted."""
+    count = 0
+    for item in tasks:
+        if item.is_join:
+            continue
+        count += 1
+        task_planned(item, round_)
+        if item.error is not None:
+            task_finished(new_record(item, round_), limit)
+    return count
 
 
 def task_started(record: TaskRecord, resolved_args: dict[str, Any], limit: int) -> None:

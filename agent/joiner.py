@@ -120,7 +120,11 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         streamed: AIMessageChunk | None = None
         meter = UsageMeter(price_override(ctx))
         direct = _direct_answer(current, round_tasks)
-        if direct is not None:
+        review = state.review
+        if review is not None and review["verdict"] == "rejected":
+            reason = f"the reviewer rejected plan {current['round']}: {review['reason']}"
+            decision = JoinerDecision("replan", reason)
+        elif direct is not None:
             decision = JoinerDecision("finish", direct, "the plan's final task is the answer")
         elif current["plan_error"] and not round_tasks:
             decision = JoinerDecision("finish", _give_up(current["plan_error"], state.tasks))

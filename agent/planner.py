@@ -27,7 +27,6 @@ from agent.state import (
     RoundRecord,
     State,
     current_round,
-    new_record,
     question_id,
     question_message,
     turn_rounds,
@@ -46,16 +45,8 @@ class PlanOutput(TypedDict):
 
 def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
     """Emit the plan events of newly parsed tasks, dispatch them; return how many (no join)."""
-    limit = session.context.result_preview_chars
-    count = 0
-    for item in tasks:
-        if item.is_join:
-            continue
-        count += 1
-        events.task_planned(item, round_)
-        if item.error is not None:
-            events.task_finished(new_record(item, round_), limit)
-    if session.context.streaming_dispatch:
+    count = events.announce_plan(tasks, round_, session.context.result_preview_chars)
+    if session.context.streaming_dispatch and not session.context.approve_plan:
         session.publish(tasks)
     return count
 

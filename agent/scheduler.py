@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -27,10 +28,21 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.context import Context, context_of, price_override
+from agent.events import announce_plan
+from agent.plan import Task
 from agent.references import FieldAccessError, resolve_references
 from agent.results import to_stored
+from agent.review import review_plan
 from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
-from agent.state import State, TaskRecord, current_round, new_record, question_id, turn_tasks
+from agent.state import (
+    PlanReview,
+    State,
+    TaskRecord,
+    current_round,
+    new_record,
+    question_id,
+    turn_tasks,
+)
 from agent.usage import UsageMeter, current_callbacks, metered
 
 
@@ -176,6 +188,47 @@ def _settle_replayed(
         session.settle(_matches(expected, future.result()))
 
 
+@dataclass
+class _Dispatcher:
+    """Issues one `call_tool` per planned task, in plan order, and collects the records."""
+
+    session: PlanSession
+    key: str
+    turn_key: str
+    round_: int
+    claimed: set[int]
+    records: list[TaskRecord] = field(default_factory=list)
+    calls: list[tuple[int, Any]] = field(default_factory=list)
+    last_call: dict[str, int] = field(default_factory=dict)  # per tool not parallel-safe
+
+    def dispatch(self, planned: Task) -> None:
+        if planned.is_join:
+            return
+        record = new_record(planned, self.round_)
+        if planned.error is not None:
+            if planned.idx not in self.claimed:  # a duplicate index never shadows the original
+                self.session.settle(record)
+        else:
+            serial_after = None
+            if not is_parallel_safe(self.session.tools[planned.tool]):
+                serial_after = self.last_call.get(planned.tool)
+                self.last_call[planned.tool] = planned.idx
+            future = call_tool(self.key, record, f"{self.turn_key}|{planned.idx}", serial_after)
+            future.add_done_callback(functools.partial(_settle_replayed, self.session, record))
+            self.calls.append((len(self.records), future))
+        self.claimed.add(planned.idx)
+        self.records.append(record)
+
+    async def finish(self) -> list[TaskRecord]:
+        for position, future in self.calls:
+            self.records[position] = _matches(self.records[position], await future)
+        return self.records
+
+    def cancel(self) -> None:
+        for _, future in self.calls:
+            future.cancel()
+
+
 def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
     """Build the scheduler node for a fixed tool set."""
 
@@ -191,39 +244,37 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                 session.remember_call(call_key(record["tool"], record["args"]), record["idx"])
         info = runtime.execution_info
         turn_key = f"{info.thread_id if info else None}|{key.split('|')[1]}|{question_id(state)}"
-        records: list[TaskRecord] = []
-        calls: list[tuple[int, Any]] = []
-        claimed = {record["idx"] for record in earlier}
-        last_call: dict[str, int] = {}  # per tool that is not parallel-safe
+        dispatcher = _Dispatcher(session, key, turn_key, round_, {r["idx"] for r in earlier})
+        update: dict[str, Any] = {"review": None}
         try:
-            while (planned := await session.next_task()) is not None:
-                if planned.is_join:
-                    continue
-                record = new_record(planned, round_)
-                if planned.error is not None:
-                    if planned.idx not in claimed:  # a duplicate index never shadows the original
-                        session.settle(record)
-                else:
-                    serial_after = None
-                    if not is_parallel_safe(tools[planned.tool]):
-                        serial_after = last_call.get(planned.tool)
-                        last_call[planned.tool] = planned.idx
-                    future = call_tool(key, record, f"{turn_key}|{planned.idx}", serial_after)
-                    future.add_done_callback(functools.partial(_settle_replayed, session, record))
-                    calls.append((len(records), future))
-                claimed.add(planned.idx)
-                records.append(record)
-            for position, future in calls:
-                records[position] = _matches(records[position], await future)
+            if ctx.approve_plan:
+                plan = [task async for task in session.planned_tasks()]
+                decision = review_plan(
+                    plan,
+                    round_,
+                    tools,
+                    known=[r["idx"] for r in earlier],
+                    max_tasks=ctx.max_tasks_per_plan,
+                )
+                update["review"] = PlanReview(
+                    round=round_, verdict=decision.verdict, reason=decision.reason
+                )
+                if decision.verdict == "edited":
+                    announce_plan(decision.tasks, round_, ctx.result_preview_chars)
+                for planned in decision.tasks:
+                    dispatcher.dispatch(planned)
+            else:
+                async for planned in session.planned_tasks():
+                    dispatcher.dispatch(planned)
+            records = await dispatcher.finish()
         except BaseException as exc:
-            for _, future in calls:
-                future.cancel()
+            dispatcher.cancel()
             session.scheduler_finished(exc)
             raise
         else:
             session.scheduler_finished()
         finally:
             leave_session(session)
-        return {"tasks": [*earlier, *records]}
+        return {**update, "tasks": [*earlier, *records]}
 
     return scheduler

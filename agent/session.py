@@ -11,7 +11,7 @@ replayed plan.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -102,6 +102,11 @@ class PlanSession:
             raise item
         assert isinstance(item, Task)
         return item
+
+    async def planned_tasks(self) -> AsyncIterator[Task]:
+        """The plan's tasks in plan order, each as soon as the planner publishes it."""
+        while (task := await self.next_task()) is not None:
+            yield task
 
     def scheduler_finished(self, exc: BaseException | None = None) -> None:
         future = self._scheduler_future()

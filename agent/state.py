@@ -72,6 +72,14 @@ class RoundRecord(TypedDict):
     replan_reason: str | None
 
 
+class PlanReview(TypedDict):
+    """The reviewer's decision on one round's plan (`Context.approve_plan`)."""
+
+    round: int
+    verdict: Literal["approved", "edited", "rejected"]
+    reason: str | None
+
+
 @dataclass(kw_only=True)
 class InputState:
     """What a caller sends: the conversation (a new user message starts a new turn)."""
@@ -93,6 +101,8 @@ class State(OutputState):
     """Shared by planner, scheduler and joiner."""
 
     rounds: list[RoundRecord] = field(default_factory=list)
+    review: PlanReview | None = None
+    """The reviewer's verdict on the latest plan, when `approve_plan` is on."""
 
 
 def continues_turn(state: State) -> bool:
