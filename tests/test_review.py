@@ -27,7 +27,7 @@ APPROVE = Context(approve_plan=True)
 
 async def _pause(answers: list[str], plans: list[str] | None = None) -> tuple[Any, Any, dict]:
     CALLS.clear()
-    graph, planner, joiner = scripted_graph(
+    graph, planner, _ = scripted_graph(
         [act], plans or [PLAN], answers, checkpointer=InMemorySaver()
     )
     config = {"configurable": {"thread_id": "review"}}
