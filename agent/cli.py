@@ -21,6 +21,8 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 from rich.console import Console
 
 from agent.console import RunView, dump_json
@@ -88,9 +90,12 @@ def check_model(ctx: Context) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _checkpointer(thread: str | None) -> AsyncIterator[BaseCheckpointSaver | None]:
+async def _checkpointer(
+    thread: str | None, *, needed: bool = False
+) -> AsyncIterator[BaseCheckpointSaver | None]:
+    """SQLite under the data directory for `--thread`; in memory when only pausing needs one."""
     if thread is None:
-        yield None
+        yield InMemorySaver() if needed else None
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -118,18 +123,18 @@ async def run(
     output: dict[str, Any] = {}
     plan_errors: list[str] = []
     started = time.monotonic()
-    async for mode, data in graph.astream(
-        {"messages": [("user", question)]},
-        config,
-        context=ctx,
-        stream_mode=["custom", "updates", "values"],
-    ):
-        if mode == "custom":
-            view(data)
-        elif mode == "values":
-            output = data
-        elif "planner" in data and data["planner"]["rounds"][-1]["plan_error"]:
-            plan_errors.append(data["planner"]["rounds"][-1]["plan_error"])
+    payload: Any = {"messages": [("user", question)]}
+    while payload is not None:
+        async for mode, data in graph.astream(
+            payload, config, context=ctx, stream_mode=["custom", "updates", "values"]
+        ):
+            if mode == "custom":
+                view(data)
+            elif mode == "values":
+                output = data
+            elif "planner" in data and data["planner"]["rounds"][-1]["plan_error"]:
+                plan_errors.append(data["planner"]["rounds"][-1]["plan_error"])
+        payload = await _review_if_paused(graph, config, view.console) if ctx.approve_plan else None
     answer = str(output["messages"][-1].content)
     if as_json:
         print(dump_json(answer, output, view.events))
@@ -144,6 +149,27 @@ async def run(
     return 0
 
 
+async def _review_if_paused(graph: Any, config: dict[str, Any], console: Console) -> Any:
+    """`--approve`: show a paused plan, ask the person, and return the resume command."""
+    snapshot = await graph.aget_state(config)
+    pending = [i.value for task in snapshot.tasks for i in task.interrupts]
+    if not pending:
+        return None
+    console.rule(f"plan {pending[0]['round']} awaits approval")
+    console.print(pending[0]["plan_text"], markup=False, highlight=False)
+    choice = (await asyncio.to_thread(input, "[a]pprove, [e]dit or [r]eject? ")).strip().lower()
+    if choice.startswith("e"):
+        console.print("Enter the new plan, then an empty line:")
+        lines = []
+        while line := (await asyncio.to_thread(input)).rstrip():
+            lines.append(line)
+        return Command(resume={"action": "edit", "plan": "\n".join(lines)})
+    if choice.startswith("r"):
+        reason = await asyncio.to_thread(input, "Why (the planner sees this)? ")
+        return Command(resume={"action": "reject", "reason": reason.strip() or None})
+    return Command(resume="approve")
+
+
 async def _ask(args: argparse.Namespace, console: Console) -> int:
     from agent.graph import create_llm_compiler
     from graphs.llmcompiler import EXAMPLES
@@ -155,10 +181,11 @@ async def _ask(args: argparse.Namespace, console: Console) -> int:
         "joiner_model": args.joiner_model,
         "base_url": args.base_url,
         "max_replans": args.max_replans,
+        "approve_plan": args.approve or None,
     }
     ctx = replace(ctx, **{k: v for k, v in overrides.items() if v is not None})
     check_model(ctx)
-    async with _checkpointer(args.thread) as saver:
+    async with _checkpointer(args.thread, needed=ctx.approve_plan) as saver:
         graph = create_llm_compiler(default_tools(), examples=EXAMPLES, checkpointer=saver)
         return await run(
             graph,
@@ -198,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)")
     ask.add_argument("--max-replans", type=int)
     ask.add_argument("--thread", help="continue a conversation (persisted with SQLite)")
+    ask.add_argument("--approve", action="store_true", help="review each plan before any tool runs")
     demo = commands.add_parser("demo", help="offline demo with simulated models")
     for sub in (ask, demo):
         sub.add_argument("--json", action="store_true", help="print the result as JSON")

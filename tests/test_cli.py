@@ -77,3 +77,29 @@ def test_demo_runs_offline_and_labels_the_simulation() -> None:
     assert "238 m taller than K2" in done.stdout
     assert "before the plan ended" in done.stdout
     assert "LLM calls: 5" in done.stdout  # planner, three math calls, joiner
+
+
+def test_ask_approve_shows_the_plan_and_runs_it_after_approval() -> None:
+    with ScriptedOpenAIServer(respond=respond) as server:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agent.cli",
+                "ask",
+                "6 times 7?",
+                "--approve",
+                "--model",
+                "openai:local-model",
+            ],
+            cwd=ROOT,
+            input="a\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x"},
+        )
+    assert done.returncode == 0, done.stderr
+    assert "plan 1 awaits approval" in done.stdout
+    assert "1. math(problem='What is 6 times 7?')" in done.stdout
+    assert "42" in done.stdout.split("answer")[-1]
