@@ -26,6 +26,18 @@ def _truncate_text(text: str, limit: int) -> str:
     return text[:limit] + TRUNCATION_MARKER.format(n=len(text) - limit)
 
 
+def _text_of_blocks(value: Any) -> Any:
+    """Content blocks that are all text (MCP tools, multimodal messages) as one plain text, so
+    `$1` passes "2100000" rather than `[{"type": "text", "text": "2100000", "id": ...}]`."""
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(b, dict) and b.get("type") == "text" and "text" in b for b in value)
+    ):
+        return "\n".join(str(block["text"]) for block in value)
+    return value
+
+
 def to_stored(value: Any) -> Any:
     """JSON-serializable form of a tool result: pydantic and dataclasses as dicts, else text."""
     if isinstance(value, BaseModel):
@@ -34,6 +46,7 @@ def to_stored(value: Any) -> Any:
         value = dataclasses.asdict(value)
     elif hasattr(value, "content") and hasattr(value, "type"):  # a LangChain message
         value = value.content
+    value = _text_of_blocks(value)
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):

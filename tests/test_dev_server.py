@@ -7,6 +7,7 @@ machine. The plan uses only `math`: the shipped `wikipedia_search` would need th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -152,13 +153,16 @@ class StreamedRun:
     updated_nodes: list[str]
 
 
-async def _stream_turn(url: str, thread_id: str, question: str) -> StreamedRun:
-    client = get_client(url=url)
+async def _stream_turn(
+    server: DevServer, thread_id: str, question: str, context: dict[str, Any] | None = None
+) -> StreamedRun:
+    client = get_client(url=server.url)
     run = StreamedRun(custom=[], tokens=[], updated_nodes=[])
     async for part in client.runs.stream(
         thread_id,
         "llmcompiler",
         input={"messages": [{"role": "user", "content": question}]},
+        context=context,
         stream_mode=["updates", "custom", "messages-tuple"],
     ):
         if part.event == "custom":
@@ -169,7 +173,7 @@ async def _stream_turn(url: str, thread_id: str, question: str) -> StreamedRun:
         elif part.event == "updates":
             run.updated_nodes.extend(part.data)
         elif part.event == "error":
-            raise AssertionError(f"run failed: {part.data}")
+            raise AssertionError(f"run failed: {part.data}\n{server.log.read_text()[-4000:]}")
     return run
 
 
@@ -204,7 +208,7 @@ async def test_two_turns_stream_events_tokens_and_keep_state(dev_server: DevServ
     thread = await client.threads.create()
     thread_id = thread["thread_id"]
 
-    first = await _stream_turn(dev_server.url, thread_id, FIRST)
+    first = await _stream_turn(dev_server, thread_id, FIRST)
     _assert_event_order(first.custom, [1])
     assert {"planner", "scheduler", "joiner"} <= set(first.updated_nodes)
     state = await client.threads.get_state(thread_id)
@@ -212,7 +216,7 @@ async def test_two_turns_stream_events_tokens_and_keep_state(dev_server: DevServ
     assert values["messages"][-1]["content"] == ANSWERS[FIRST]
     assert [(t["idx"], t["tool"], t["result"]) for t in values["tasks"]] == [(1, "math", 42)]
 
-    second = await _stream_turn(dev_server.url, thread_id, FOLLOW_UP)
+    second = await _stream_turn(dev_server, thread_id, FOLLOW_UP, context={"max_replans": 0})
     _assert_event_order(second.custom, [1, 2])
     values = (await client.threads.get_state(thread_id))["values"]
     contents = [m["content"] for m in values["messages"]]
@@ -229,6 +233,13 @@ async def test_two_turns_stream_events_tokens_and_keep_state(dev_server: DevServ
         if "Plan how" in r["messages"][0]["content"]
     ]
     assert ANSWERS[FIRST] in str(planner_prompts[-1])
+    # The run's context reached the engine: no replans left, and the joiner was told so.
+    joiner_systems = [
+        r["messages"][0]["content"]
+        for r in dev_server.models.requests
+        if "Finish(" in r["messages"][0]["content"]
+    ]
+    assert "Replan(" in joiner_systems[0] and "Replan(" not in joiner_systems[-1]
 
     _assert_answer_streamed(first, ANSWERS[FIRST])
     _assert_answer_streamed(second, ANSWERS[FOLLOW_UP])
@@ -238,7 +249,8 @@ async def test_studio_sees_graphs_nodes_and_context_schema(dev_server: DevServer
     client = get_client(url=dev_server.url)
     assistants = await client.assistants.search(limit=20)
     by_graph = {a["graph_id"]: a for a in assistants}
-    assert {"llmcompiler", "react"} <= set(by_graph)
+    declared = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
+    assert {"llmcompiler", "react"} <= set(declared) <= set(by_graph)
 
     assistant_id = by_graph["llmcompiler"]["assistant_id"]
     schemas = await client.assistants.get_schemas(assistant_id)

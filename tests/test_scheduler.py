@@ -386,3 +386,37 @@ async def test_dedupe_never_reuses_failures_or_impure_tools() -> None:
     run = await run_graph(graph, "go")
     assert run.tasks[1]["status"] == "error" and run.tasks[2]["result"] == "ok"
     assert "deduplicated_from" not in run.tasks[4]  # fetch is not marked pure
+
+
+def test_text_content_blocks_are_stored_as_plain_text() -> None:
+    from agent.results import to_stored
+
+    blocks = [{"type": "text", "text": "2100000", "id": "lc_1"}, {"type": "text", "text": "x"}]
+    assert to_stored(blocks) == "2100000\nx"
+    mixed = [{"type": "text", "text": "a"}, {"type": "image", "url": "u"}]
+    assert to_stored(mixed) == mixed
+
+
+async def test_idempotency_keys_are_distinct_across_tasks_and_turns() -> None:
+    from langchain_core.runnables import RunnableConfig
+
+    keys: list[str] = []
+
+    @tool
+    async def send(to: str, config: RunnableConfig) -> str:
+        """Send a message (a side effect)."""
+        keys.append(config["metadata"]["idempotency_key"])
+        return f"sent to {to}"
+
+    plan = '1. send("a")\n2. send("b")\n3. join()'
+    graph, *_ = scripted_graph(
+        [send],
+        [plan, plan],
+        ["Action: Finish(1)", "Action: Finish(2)"],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "keys"}}
+    await run_graph(graph, "first", config=config)
+    await run_graph(graph, "second", config=config)
+    assert len(keys) == len(set(keys)) == 4
+    assert all(key.startswith("keys|") for key in keys)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ BALANCES = {"alice": 120, "bob": 80}
 
 
 def _models(
-    routes: list[str], plans: list[str], answers: list[str], direct: list[str] = ()
+    routes: list[str], plans: list[str], answers: list[str], direct: Sequence[str] = ()
 ) -> dict[str, ScriptedChatModel]:
     return {
         "router": ScriptedChatModel(responses=routes),
@@ -84,7 +85,7 @@ async def test_parent_streams_child_events_and_persists_with_its_checkpointer(
     assert all(ns and ns[0].startswith("llmcompiler:") for ns, _ in streamed), streamed
     assert calls == Counter({"alice": 1, "bob": 1})
 
-    # A new process: a fresh saver on the same file and a freshly built graph.
+    # As after a restart: a fresh saver on the same file and a freshly built graph.
     async with AsyncSqliteSaver.from_conn_string(db) as saver:
         graph = build_assistant([balance], checkpointer=saver, **models)
         state = await graph.aget_state(config)
