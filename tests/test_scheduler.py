@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -398,8 +399,6 @@ def test_text_content_blocks_are_stored_as_plain_text() -> None:
 
 
 async def test_idempotency_keys_are_distinct_across_tasks_and_turns() -> None:
-    from langchain_core.runnables import RunnableConfig
-
     keys: list[str] = []
 
     @tool
