@@ -95,6 +95,13 @@ class Context:
             "(metadata pure=True) in one run execute once; the others reuse the result."
         },
     )
+    cache_results: bool = field(
+        default=True,
+        metadata={
+            "description": "Reuse results of tools marked metadata cache_ttl_s across runs "
+            "and threads (kept in the LangGraph store, when the graph has one)."
+        },
+    )
     direct_answers: bool = field(
         default=True,
         metadata={

@@ -59,6 +59,8 @@ def task_finished(record: TaskRecord, limit: int) -> None:
     )
     if "deduplicated_from" in record:
         outcome["deduplicated_from"] = record["deduplicated_from"]
+    if record.get("cache_hit"):
+        outcome["cache_hit"] = True
     _emit(
         "task_finished",
         idx=record["idx"],

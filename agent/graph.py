@@ -16,6 +16,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
 
 from agent.context import Context
 from agent.joiner import make_joiner, route_after_joiner
@@ -55,6 +56,7 @@ def create_llm_compiler(
     planner: ModelSpec | None = None,
     joiner: ModelSpec | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
+    store: BaseStore | None = None,
     name: str = "llmcompiler",
     examples: str = DEFAULT_EXAMPLES,
 ) -> CompiledStateGraph[State, Context, InputState, OutputState]:
@@ -62,7 +64,8 @@ def create_llm_compiler(
 
     Models (an instance or `"provider:model"`) are resolved when a run needs them, never here:
     the graph builds with no API key set. `examples` are the planner's worked examples; give
-    ones that use your tools.
+    ones that use your tools. `store` holds the cross-run result cache of tools marked
+    `metadata={"cache_ttl_s": ...}` (the dev server and LangGraph Server bring their own).
     """
     named = _as_tools(tools)
     builder = StateGraph(
@@ -75,4 +78,4 @@ def create_llm_compiler(
     builder.add_edge(START, "scheduler")
     builder.add_edge(["planner", "scheduler"], "joiner")
     builder.add_conditional_edges("joiner", route_after_joiner, ["planner", "scheduler", "__end__"])
-    return builder.compile(checkpointer=checkpointer, name=name)
+    return builder.compile(checkpointer=checkpointer, store=store, name=name)

@@ -27,6 +27,7 @@ from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from agent import events
+from agent.cache import ResultCache, cache_ttl_s
 from agent.context import Context, context_of, price_override
 from agent.events import announce_plan
 from agent.plan import Task
@@ -136,12 +137,19 @@ async def _run(
         return _finish(record, "error", error=str(exc))
     if serial_after is not None:
         await session.outcome(serial_after)
+    call = call_key(tool.name, args)
     if ctx.dedupe_calls and is_pure(tool):
-        earlier = await session.same_call(call_key(tool.name, args), record["idx"])
+        earlier = await session.same_call(call, record["idx"])
         if earlier is not None:
             return _finish(
                 record, "done", result=earlier["result"], deduplicated_from=earlier["idx"]
             )
+    ttl = cache_ttl_s(tool)
+    cache = session.cache if ctx.cache_results and ttl is not None else None
+    if cache is not None and ttl is not None:
+        hit = await cache.lookup(tool.name, call, ttl)
+        if hit is not None:
+            return _finish(record, "done", result=hit.result, cache_hit=True)
     meter = UsageMeter(price_override(ctx))
     config = _tool_config(record, idempotency_key, meter)
     async with session.semaphore:
@@ -159,7 +167,10 @@ async def _run(
             return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
     if meter.usage["calls"]:
         record = {**record, "usage": meter.usage}
-    return _finish(record, "done", result=to_stored(value))
+    result = to_stored(value)
+    if cache is not None:
+        await cache.save(tool.name, call, result)
+    return _finish(record, "done", result=result)
 
 
 def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
@@ -236,6 +247,8 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         ctx = context_of(runtime.context)
         key = session_key(runtime)
         session = enter_session(key, tools, ctx)
+        if runtime.store is not None:
+            session.cache = ResultCache(runtime.store)
         round_ = current_round(state)
         earlier = turn_tasks(state)
         for record in earlier:  # later rounds may reference (and reuse) earlier results

@@ -20,6 +20,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.runtime import Runtime
 
+from agent.cache import ResultCache
 from agent.context import Context
 from agent.plan import Task
 from agent.state import TaskRecord
@@ -52,6 +53,7 @@ class PlanSession:
     context: Context = field(default_factory=Context)
     planner_model: BaseChatModel | None = None
     outcomes: dict[int, asyncio.Future[TaskRecord]] = field(default_factory=dict)
+    cache: ResultCache | None = None
     calls: dict[str, int] = field(default_factory=dict)
     """Pure calls seen in this run (call key -> task index), for common-call elimination."""
     _queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)

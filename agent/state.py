@@ -35,6 +35,8 @@ class TaskRecord(TypedDict):
     finished_at: float | None
     deduplicated_from: NotRequired[int]
     """Set when an identical earlier call of a pure tool supplied the result."""
+    cache_hit: NotRequired[bool]
+    """Set when the result came from the cross-run result cache."""
     usage: NotRequired[Usage]
     """LLM calls the tool made itself (e.g. the `math` tool's model), when any."""
 

@@ -100,6 +100,6 @@ def build_math_tool(model: BaseChatModel | None = None) -> BaseTool:
             "computed. Returns a number."
         ),
         args_schema=MathArgs,
-        metadata={"pure": True},
+        metadata={"pure": True, "cache_ttl_s": 3600},
         handle_tool_error=False,
     )

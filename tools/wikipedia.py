@@ -116,7 +116,7 @@ def build_wikipedia_tool(
             "as 'Title: text' (at most 1,500 characters), or a 'No Wikipedia page found' note."
         ),
         args_schema=WikipediaArgs,
-        metadata={"pure": True},
+        metadata={"pure": True, "cache_ttl_s": 3600},
         handle_tool_error=False,
     )
 

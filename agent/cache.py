@@ -1,0 +1,49 @@
+"""Cross-run result cache for pure tools, kept in the LangGraph store with a TTL per tool.
+
+A tool opts in with `metadata={"cache_ttl_s": seconds}` (it must be pure: same arguments,
+same result). Results are shared across runs and threads of everything using the same store
+(`langgraph dev` and LangGraph Server bring one; otherwise pass `store=` to
+`create_llm_compiler`). Only successes are cached. Entries carry their own timestamp, so the
+TTL works with any store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langgraph.store.base import BaseStore
+
+NAMESPACE = ("llmcompiler", "tool_results")
+
+
+def cache_ttl_s(tool: BaseTool) -> float | None:
+    ttl = (tool.metadata or {}).get("cache_ttl_s")
+    return float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    result: Any
+
+
+@dataclass(frozen=True)
+class ResultCache:
+    store: BaseStore
+
+    async def lookup(self, tool: str, call: str, ttl_s: float) -> CacheHit | None:
+        item = await self.store.aget((*NAMESPACE, tool), _key(call))
+        if item is None or time.time() - item.value["stored_at"] > ttl_s:
+            return None
+        return CacheHit(item.value["result"])
+
+    async def save(self, tool: str, call: str, result: Any) -> None:
+        value = {"call": call, "result": result, "stored_at": time.time()}
+        await self.store.aput((*NAMESPACE, tool), _key(call), value, index=False)
+
+
+def _key(call: str) -> str:
+    return hashlib.sha256(call.encode()).hexdigest()
