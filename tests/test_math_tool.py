@@ -139,6 +139,6 @@ async def test_inside_a_graph_uses_the_runs_planner_model(monkeypatch: pytest.Mo
 def test_tool_schema() -> None:
     math = build_math_tool(ScriptedModel(script=[]))
     assert math.name == "math"
-    assert math.metadata == {"pure": True}
+    assert math.metadata == {"pure": True, "cache_ttl_s": 3600}
     assert math.handle_tool_error is False
     assert list(math.args) == ["problem", "context"]
