@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench lock clean
+.PHONY: install test lint typecheck pytest demo bench fuzz lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/llmcompiler demo
+
+# Parser fuzzing at depth (outside CI; `make test` runs a few hundred examples).
+fuzz: $(STAMP)
+	LLMCOMPILER_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/test_fuzz_parser.py -p no:cacheprovider
 
 # Refresh the pins: resolve the newest allowed versions in a scratch venv and freeze them.
 lock:

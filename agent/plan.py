@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -384,7 +385,9 @@ class PlanParser:
 def _parse_arguments(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[str]]:
     """Literal values of the call's arguments, via `ast` only (never eval)."""
     try:
-        call = ast.parse(f"_({text})", mode="eval").body
+        with warnings.catch_warnings():  # models write odd escapes ("\("); not our warning
+            warnings.simplefilter("ignore")
+            call = ast.parse(f"_({text})", mode="eval").body
     except (SyntaxError, ValueError) as exc:
         reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
         return [], [], [f"cannot parse the arguments ({reason})"]
