@@ -419,3 +419,61 @@ async def test_idempotency_keys_are_distinct_across_tasks_and_turns() -> None:
     await run_graph(graph, "second", config=config)
     assert len(keys) == len(set(keys)) == 4
     assert all(key.startswith("keys|") for key in keys)
+
+
+async def test_hung_sync_tool_times_out_and_its_late_result_is_discarded() -> None:
+    finished = threading.Event()
+
+    @tool
+    def slow_sync(x: str) -> str:
+        """A blocking call that outlives its timeout."""
+        time.sleep(0.5)
+        finished.set()
+        return "late"
+
+    graph, *_ = scripted_graph([slow_sync], ['1. slow_sync("x")\n2. join()'])
+    run = await run_graph(graph, "go", context=Context(tool_timeout_s=0.1))
+    assert run.tasks[1]["status"] == "error" and "timed out" in run.tasks[1]["error"]
+    await asyncio.to_thread(finished.wait, 5)  # the thread ran on; nothing picked its result up
+    assert run.tasks[1]["result"] is None
+
+
+async def test_plan_longer_than_the_cap_and_self_references_become_task_errors() -> None:
+    plan = "\n".join(f'{i}. fetch("t{i}")' for i in range(1, 6)) + '\n6. fetch("$6")\n7. join()'
+    graph, *_ = scripted_graph([fetch], [plan])
+    run = await run_graph(graph, "go", context=Context(max_tasks_per_plan=3))
+    statuses = [run.tasks[i]["status"] for i in range(1, 7)]
+    assert statuses == ["done", "done", "done", "error", "error", "error"]
+    assert "max_tasks_per_plan (3)" in run.tasks[4]["error"]
+    assert run.of("plan_finished")[0]["n_tasks"] == 6
+
+
+async def test_self_reference_is_a_task_error() -> None:
+    graph, *_ = scripted_graph([fetch], ['1. fetch("a")\n2. fetch("$2")\n3. join()'])
+    run = await run_graph(graph, "go")
+    assert run.tasks[2]["status"] == "error" and "$2" in run.tasks[2]["error"]
+    assert run.tasks[1]["status"] == "done"
+
+
+async def test_cancelling_a_run_cancels_in_flight_async_tools_promptly() -> None:
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    @tool
+    async def long_call(x: str) -> str:
+        """Takes a minute unless cancelled."""
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return x
+
+    graph, *_ = scripted_graph([long_call], ['1. long_call("x")\n2. join()'])
+    runner = asyncio.create_task(run_graph(graph, "go"))
+    await asyncio.wait_for(started.wait(), 10)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    await asyncio.wait_for(cancelled.wait(), 2)
