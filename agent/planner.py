@@ -45,13 +45,13 @@ class PlanOutput(TypedDict):
 
 def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
     """Emit the plan events of newly parsed tasks, dispatch them; return how many (no join)."""
+    session.live_plan.extend(tasks)
     count = events.announce_plan(tasks, round_, session.context.result_preview_chars)
     if session.context.streaming_dispatch and not session.context.approve_plan:
         session.publish(tasks)
     return count
 
 
-@task
 async def stream_plan(
     key: str, prompt: list[BaseMessage], round_: int, known: list[int]
 ) -> PlanOutput:
@@ -93,6 +93,11 @@ async def stream_plan(
     return PlanOutput(text="".join(pieces), error=error, usage=meter.usage)
 
 
+stream_plan_task = task(stream_plan)
+"""`stream_plan` as a LangGraph task, so a resumed run replays the recorded plan (kept apart
+from the plain function so LangGraph can cache the task's runnable)."""
+
+
 def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str) -> Any:
     """Build the planner node for a fixed tool set and (optional) fixed model."""
 
@@ -127,8 +132,9 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                     first_idx=first_idx,
                     limit=ctx.result_preview_chars,
                 )
-                output = await stream_plan(key, prompt, round_, known)
-                plan = parse_plan(
+                output = await stream_plan_task(key, prompt, round_, known)
+                # Parsed as it streamed, unless the plan was replayed from a checkpoint.
+                plan = session.live_plan or parse_plan(
                     output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
                 )
             session.publish(plan, total=0)  # after a resume: the replayed plan, all at once

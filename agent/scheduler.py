@@ -98,7 +98,6 @@ def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) ->
     return metered(config, meter, current_callbacks())
 
 
-@task
 async def call_tool(
     key: str, record: TaskRecord, idempotency_key: str, serial_after: int | None
 ) -> TaskRecord:
@@ -120,6 +119,14 @@ async def call_tool(
     session.settle(final)
     events.task_finished(final, ctx.result_preview_chars)
     return final
+
+
+call_tool_task = task(call_tool)
+"""`call_tool` as a LangGraph task: its result is checkpointed as soon as it finishes.
+
+The plain function stays importable under its own name because LangGraph caches a task's
+runnable only when the function is found in its module (a decorated name would hide it, and
+every call would rebuild the runnable)."""
 
 
 async def _run(
@@ -224,7 +231,9 @@ class _Dispatcher:
             if not is_parallel_safe(self.session.tools[planned.tool]):
                 serial_after = self.last_call.get(planned.tool)
                 self.last_call[planned.tool] = planned.idx
-            future = call_tool(self.key, record, f"{self.turn_key}|{planned.idx}", serial_after)
+            future = call_tool_task(
+                self.key, record, f"{self.turn_key}|{planned.idx}", serial_after
+            )
             future.add_done_callback(functools.partial(_settle_replayed, self.session, record))
             self.calls.append((len(self.records), future))
         self.claimed.add(planned.idx)

@@ -52,6 +52,8 @@ class PlanSession:
     tools: Mapping[str, BaseTool] = field(default_factory=dict)
     context: Context = field(default_factory=Context)
     planner_model: BaseChatModel | None = None
+    live_plan: list[Task] = field(default_factory=list)
+    """Every task the planner parsed while streaming (empty when its plan was replayed)."""
     outcomes: dict[int, asyncio.Future[TaskRecord]] = field(default_factory=dict)
     cache: ResultCache | None = None
     calls: dict[str, int] = field(default_factory=dict)

@@ -79,6 +79,8 @@ def price_per_m(
 class UsageMeter(BaseCallbackHandler):
     """Counts the chat model calls it sees (thread-safe: sync tools run in threads)."""
 
+    run_inline = True  # cheap and locked: no thread-pool hop per callback event
+
     def __init__(self, prices: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.prices = prices
