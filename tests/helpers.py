@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool
@@ -81,3 +87,54 @@ def scripted_graph(
     joiner = ScriptedChatModel(responses=list(answers), timing=profile)
     graph = create_llm_compiler(tools, planner=planner, joiner=joiner, **kwargs)
     return graph, planner, joiner
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str, Any]:
+    """Run `tests/apps/durable_run.py` on `target`, SIGKILL it once the fast branch finished
+    while the slow task still runs, resume on the same thread, and check nothing recorded ran
+    twice and every task kept its own result. Returns the resumed run's output."""
+
+    def spawn(mode: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.apps.durable_run", target, str(journal), mode, thread],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def lines() -> list[str]:
+        return journal.read_text().splitlines() if journal.exists() else []
+
+    first = spawn("start")
+    deadline = time.monotonic() + 30
+    while not {"end fast", "end after-fast"} <= set(lines()):
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, lines()
+        time.sleep(0.02)
+    time.sleep(0.3)  # let the finished calls' writes reach the checkpointer
+    assert "end slow" not in lines()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    second = spawn("resume")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+
+    ends = Counter(line for line in lines() if line.startswith("end"))
+    starts = Counter(line for line in lines() if line.startswith("start"))
+    assert ends == Counter({"end fast": 1, "end after-fast": 1, "end slow": 1, "end after-slow": 1})
+    assert starts["start fast"] == 1 and starts["start after-fast"] == 1
+    assert starts["start slow"] == 2  # interrupted, so it ran again
+    by_idx = {task["idx"]: task for task in result["tasks"]}
+    assert by_idx[1]["result"] == "value of fast"
+    assert by_idx[2]["result"] == "value of slow"
+    assert by_idx[3]["result"] == "value of after-fast:value of fast"
+    assert by_idx[4]["result"] == "value of after-slow:value of slow"
+    assert all(task["status"] == "done" for task in result["tasks"])
+    assert result["answer"] == "done"
+    return result

@@ -7,15 +7,9 @@ fails them, so a CI machine without PostgreSQL cannot pass silently.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,9 +20,8 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from tests.helpers import run_graph, scripted_graph
+from tests.helpers import kill_mid_run_and_resume, run_graph, scripted_graph
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 
 
@@ -109,50 +102,7 @@ async def test_runs_to_completion_and_another_worker_continues_the_thread(
     assert "16" in str(planner.calls[0])  # the planner saw the earlier turn
 
 
-def _spawn(url: str, journal: Path, mode: str, thread: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.apps.postgres_run", url, str(journal), mode, thread],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
-def _lines(journal: Path) -> list[str]:
-    return journal.read_text().splitlines() if journal.exists() else []
-
-
 def test_sigkill_mid_run_then_resume_reruns_only_unfinished_calls(
     postgres_url: str, thread_id: str, tmp_path: Path
 ) -> None:
-    journal = tmp_path / "journal.txt"
-    first = _spawn(postgres_url, journal, "start", thread_id)
-    deadline = time.monotonic() + 30
-    # Kill once the fast branch (1 then 3) has finished while slow task 2 is still running.
-    while not {"end fast", "end after-fast"} <= set(_lines(journal)):
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, _lines(journal)
-        time.sleep(0.02)
-    time.sleep(0.3)  # let the finished calls' writes reach the checkpointer
-    assert "end slow" not in _lines(journal)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-
-    second = _spawn(postgres_url, journal, "resume", thread_id)
-    out, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
-    result = json.loads(out.strip().splitlines()[-1])
-
-    ends = Counter(line for line in _lines(journal) if line.startswith("end"))
-    starts = Counter(line for line in _lines(journal) if line.startswith("start"))
-    assert ends == Counter({"end fast": 1, "end after-fast": 1, "end slow": 1, "end after-slow": 1})
-    assert starts["start fast"] == 1 and starts["start after-fast"] == 1
-    assert starts["start slow"] == 2  # interrupted, so it ran again
-    by_idx = {task["idx"]: task for task in result["tasks"]}
-    assert by_idx[2]["result"] == "value of slow"
-    assert by_idx[3]["result"] == "value of after-fast:value of fast"
-    assert by_idx[4]["result"] == "value of after-slow:value of slow"
-    assert all(task["status"] == "done" for task in result["tasks"])
-    assert result["answer"] == "done"
+    kill_mid_run_and_resume(postgres_url, tmp_path / "journal.txt", thread_id)

@@ -1,22 +1,27 @@
 """A graph run in its own process, for kill-and-resume tests.
 
-Usage: python -m tests.apps.durable_run DB JOURNAL (start|resume) THREAD
+Usage: python -m tests.apps.durable_run TARGET JOURNAL (start|resume) THREAD
 
-Every tool call appends `start <idx>` and `end <idx>` lines to JOURNAL, so the parent test can
-count executions across processes and kill this one at a chosen point.
+TARGET is a SQLite file, or a `postgresql://` URL for the PostgreSQL checkpointer: the same
+run on both backends. Every tool call appends `start <name>` and `end <name>` lines to
+JOURNAL, so the parent test can count executions across processes and kill this one at a
+chosen point.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent import create_llm_compiler
@@ -55,11 +60,24 @@ async def fetch(name: str, seconds: float) -> str:
     return f"value of {name}"
 
 
-async def main(db: str, mode: str, thread: str) -> None:
+@contextlib.asynccontextmanager
+async def checkpointer(target: str) -> AsyncIterator[BaseCheckpointSaver]:
+    if target.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(target) as postgres:
+            await postgres.setup()
+            yield postgres
+    else:
+        async with AsyncSqliteSaver.from_conn_string(target) as sqlite:
+            yield sqlite
+
+
+async def main(target: str, mode: str, thread: str) -> None:
     plan = PLAN if mode == "start" else SWAPPED_PLAN
     planner = GenericFakeChatModel(messages=iter([AIMessage(plan)]))
     joiner = GenericFakeChatModel(messages=iter([AIMessage(ANSWER)]))
-    async with AsyncSqliteSaver.from_conn_string(db) as saver:
+    async with checkpointer(target) as saver:
         graph = create_llm_compiler([fetch], planner=planner, joiner=joiner, checkpointer=saver)
         config = {"configurable": {"thread_id": thread}}
         payload = {"messages": [("user", "fetch them")]} if mode == "start" else None
