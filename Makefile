@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,10 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/llmcompiler demo
 
+# The benchmark, quick form (one item per workload at time scale 0.25; under two minutes).
+bench: $(STAMP)
+	$(BIN)/llmcompiler bench --quick
+
 # Parser fuzzing at depth (outside CI; `make test` runs a few hundred examples).
 fuzz: $(STAMP)
 	LLMCOMPILER_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/test_fuzz_parser.py -p no:cacheprovider
@@ -37,7 +41,7 @@ fuzz: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PY) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev]'
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,bench]'
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lockenv
 

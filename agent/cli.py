@@ -25,6 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from rich.console import Console
 
+from agent.bench.cli import add_bench_arguments, run_bench
 from agent.console import RunView, dump_json
 from agent.context import Context
 from agent.models import ModelNotConfiguredError, load_chat_model
@@ -230,13 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (ask, demo):
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
         sub.add_argument("--verbose", action="store_true", help="show the prompts")
+    bench = commands.add_parser("bench", help="benchmark against ReAct and the bound T*")
+    add_bench_arguments(bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     console = Console()
-    handler = {"ask": _ask, "demo": _demo}[args.command]
+    handler = {"ask": _ask, "demo": _demo, "bench": run_bench}[args.command]
     try:
         code = asyncio.run(handler(args, console))
     except CliError as exc:

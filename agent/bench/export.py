@@ -1,0 +1,71 @@
+"""`--json PATH`: every raw figure of the run, with the settings, profile and references."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.bench.published import IMPLEMENTATION_SPEEDUPS, IMPLEMENTATIONS, PAPER, TARGETS
+from agent.bench.records import RunRecord
+from agent.bench.runner import Settings
+from agent.bench.summary import WorkloadSummary
+
+
+def _run(record: RunRecord) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(record),
+        "bound_ratio": record.bound_ratio,
+        "overhead_ms_per_task": record.overhead_ms_per_task,
+    }
+
+
+def payload(
+    settings: Settings,
+    summaries: Sequence[WorkloadSummary],
+    records: Sequence[RunRecord],
+    *,
+    live: str | None = None,
+) -> dict[str, Any]:
+    by_name = {s.workload: s for s in summaries}
+    targets = []
+    for target in TARGETS:
+        if target.workload in by_name and not live:
+            measured, met = target.verdict(by_name[target.workload])
+            targets.append(
+                {
+                    "workload": target.workload,
+                    "target": target.label,
+                    "threshold": target.threshold,
+                    "at_most": target.at_most,
+                    "measured": measured,
+                    "met": met,
+                }
+            )
+    return {
+        "mode": f"live:{live}" if live else "simulated",
+        "settings": {
+            **{k: v for k, v in dataclasses.asdict(settings).items() if k != "profile"},
+            "profile": settings.profile.name,
+        },
+        "profile": dataclasses.asdict(settings.profile),
+        "summaries": [dataclasses.asdict(s) for s in summaries],
+        "targets": targets,
+        "references": {
+            "paper": {name: dataclasses.asdict(p) for name, p in PAPER.items()},
+            "implementations": {
+                workload: {
+                    impl: {"vs_react": a, "vs_parallel_react": b}
+                    for impl, (a, b) in zip(IMPLEMENTATIONS, figures, strict=True)
+                }
+                for workload, figures in IMPLEMENTATION_SPEEDUPS.items()
+            },
+        },
+        "runs": [_run(r) for r in records],
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
