@@ -38,8 +38,7 @@ Thought: each difference needs Everest and one other mountain
 6. math("How many meters taller is Mount Everest than Kilimanjaro?", context=["$1", "$3"])
 7. math("How many meters taller is Mount Everest than Mont Blanc?", context=["$1", "$4"])
 8. calculate("($5 + $6 + $7) / 3")
-9. join()
-<END_OF_PLAN>"""
+9. join()"""
 
 EXAMPLES = """\
 Question: Which is taller, Denali or Aconcagua, and by how much?
@@ -47,13 +46,11 @@ Question: Which is taller, Denali or Aconcagua, and by how much?
 2. search("Aconcagua height")
 3. math("How many meters taller is the taller mountain?", context=["$1", "$2"])
 4. join()
-<END_OF_PLAN>
 
 Question: What is 15% of the population of Canada?
 1. search("Canada population")
 2. math("15% of the population", context=["$1"])
-3. join()
-<END_OF_PLAN>"""
+3. join()"""
 
 SEARCH_LATENCY_S = (0.4, 0.9)
 """Simulated network latency of each search call (seeded uniform draw)."""

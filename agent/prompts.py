@@ -29,14 +29,12 @@ Question: Which is taller, Mount Everest or K2, and by how many meters?
 Thought: the difference needs both heights
 3. math("difference in meters between the two heights", context=["$1", "$2"])
 4. join()
-<END_OF_PLAN>
 
 Question: What is the combined population of France and Germany, in millions?
 1. search("France population")
 2. search("Germany population")
 3. math("sum of the two populations, in millions", context=["$1", "$2"])
-4. join()
-<END_OF_PLAN>"""
+4. join()"""
 
 PLANNER_SYSTEM = """\
 Plan how to answer the user's question with the tools below, running as many calls in \
@@ -52,7 +50,7 @@ Write one action per line: `N. tool(arguments)`, arguments as Python literals.
 string $N is replaced by that result's text. Never guess a result you can fetch.
 - Independent actions must not reference each other, so they run at once.
 - An optional `Thought: ...` line may precede an action.
-- Use only the tools above. Finish with `N. join()` and then `<END_OF_PLAN>`.{direct}
+- Use only the tools above. End with `N. join()` and write nothing after it.{direct}
 
 Examples (tools in examples may differ from yours):
 {examples}"""

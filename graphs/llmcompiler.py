@@ -16,12 +16,10 @@ Question: Which is taller, Mount Everest or K2, and by how many meters?
 Thought: the difference needs both heights
 3. math("How many meters taller is the taller mountain?", context=["$1", "$2"])
 4. join()
-<END_OF_PLAN>
 
 Question: Were Christopher Nolan and Denis Villeneuve born in the same decade?
 1. wikipedia_search("Christopher Nolan")
 2. wikipedia_search("Denis Villeneuve")
-3. join()
-<END_OF_PLAN>"""
+3. join()"""
 
 graph = create_llm_compiler(default_tools(), examples=EXAMPLES, name="llmcompiler")

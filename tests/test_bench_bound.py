@@ -37,7 +37,7 @@ def test_independent_tasks_bound_by_the_latest_line_plus_its_own_time() -> None:
 
 def test_line_ready_times_use_the_token_holding_the_closing_paren() -> None:
     tasks = [GoldTask(1, "search", {"query": "ab"}, "r", "r", positional=1)]
-    plan = render_plan(tasks)  # '1. search("ab")\n2. join()\n<END_OF_PLAN>'
+    plan = render_plan(tasks)  # '1. search("ab")\n2. join()'
     assert plan.closes == {1: 14, 2: 24}  # tokens are 4 characters: 14 -> token 3, 24 -> 6
     profile = ModelProfile(ttft_s=1.0, prefill_tok_per_s=100.0, decode_tok_per_s=10.0)
     ready = line_ready_times(plan, 50, profile)  # first token at 1 + 50/100 = 1.5 s

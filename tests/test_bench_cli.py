@@ -96,10 +96,10 @@ def _stub_search() -> BaseTool:
 def _respond(messages: list[dict[str, Any]]) -> Any:
     """Planner, joiner, or a ReAct turn, told apart by their prompts."""
     system = str(messages[0]["content"])
-    if "<END_OF_PLAN>" in system:
+    if system.startswith("Plan how to answer"):
         return (
             '1. wikipedia_search("Scott Derrickson")\n2. wikipedia_search("Ed Wood")\n'
-            "3. join()\n<END_OF_PLAN>"
+            "3. join()"
         )
     if "Finish(" in system:
         return "Thought: both are American.\nAction: Finish(yes)"

@@ -26,7 +26,7 @@ def test_hotpotqa_is_two_parallel_searches() -> None:
     assert len(items) == 50
     assert all(_shape(i) == [("search", ()), ("search", ())] for i in items)
     assert items[0].plan.text == (
-        '1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()\n<END_OF_PLAN>'
+        '1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()'
     )
 
 
@@ -52,10 +52,10 @@ def test_parallelqa_branches_into_search_then_math_then_one_math_over_branches()
 
 def test_a_numeric_answer_is_the_last_math_and_the_plan_says_so() -> None:
     by_id = {i.id: i for i in _items("parallelqa", 40)}
-    assert by_id["1"].final is None and by_id["1"].plan.text.endswith("6. join()\n<END_OF_PLAN>")
+    assert by_id["1"].final is None and by_id["1"].plan.text.endswith("6. join()")
     numeric = by_id["11"]  # "how much deeper ... in meters?" -> 5931.80
     assert numeric.final == 5 and numeric.tasks[4].result == 5931.8
-    assert numeric.plan.text.endswith('6. join(final="$5")\n<END_OF_PLAN>')
+    assert numeric.plan.text.endswith('6. join(final="$5")')
 
 
 def test_nestful_references_become_our_field_access() -> None:
@@ -95,7 +95,7 @@ def test_stress_plans_are_a_thousand_wide_and_a_thousand_deep() -> None:
 def test_closing_paren_offsets_point_at_each_line_end() -> None:
     tasks = [GoldTask(1, "search", {"query": "a"}, "r", "r", positional=1)]
     plan = render_plan(tasks)
-    assert plan.text == '1. search("a")\n2. join()\n<END_OF_PLAN>'
+    assert plan.text == '1. search("a")\n2. join()'
     assert {i: plan.text[c] for i, c in plan.closes.items()} == {1: ")", 2: ")"}
     assert plan.closes == {1: 13, 2: 23}
 

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-END_OF_PLAN = "<END_OF_PLAN>"
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -148,7 +147,8 @@ class PlanText:
 
 
 def render_plan(tasks: Sequence[GoldTask], final: int | None = None) -> PlanText:
-    """The plan the scripted planner streams: one line per task, `join()`, `<END_OF_PLAN>`.
+    """The plan the scripted planner streams: one line per task, then `join()` (the planner
+    prompt asks for nothing after it).
 
     With `final`, the plan ends `join(final="$K")`: task K's result is the whole answer, so
     the engine skips the joiner call (the planner prompt asks for this when it applies).
@@ -163,7 +163,7 @@ def render_plan(tasks: Sequence[GoldTask], final: int | None = None) -> PlanText
         closes[idx] = offset + len(line) - 1
         lines.append(line)
         offset += len(line) + 1
-    return PlanText("\n".join([*lines, END_OF_PLAN]), closes, join_idx)
+    return PlanText("\n".join(lines), closes, join_idx)
 
 
 def results_of(tasks: Sequence[GoldTask], *, quoted: bool = False) -> dict[int, Any]:
