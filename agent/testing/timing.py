@@ -155,10 +155,13 @@ class StreamClock:
         return self.start + self.profile.offset_s(self.prompt_tokens, index)
 
     async def wait(self, index: int) -> None:
-        """Sleep (asynchronously) until token ``index`` is due; return at once if overdue."""
-        delay = self.deadline(index) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Sleep (asynchronously) until token ``index`` is due.
+
+        An overdue token still yields to the event loop once, as a chunk read off a real
+        network stream does; otherwise an instant model would starve every other task (tools
+        could not start until its whole stream was consumed).
+        """
+        await asyncio.sleep(max(self.deadline(index) - time.monotonic(), 0.0))
 
     def wait_sync(self, index: int, cancel: threading.Event | None = None) -> bool:
         """Block until token ``index`` is due; False if ``cancel`` was set meanwhile."""
