@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench fuzz lock clean
+.PHONY: install test lint typecheck pytest demo bench fuzz load lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: $(STAMP)
 # The benchmark, quick form (one item per workload at time scale 0.25; under two minutes).
 bench: $(STAMP)
 	$(BIN)/llmcompiler bench --quick
+
+# 100 concurrent runs on `langgraph dev` with scripted models: completed / failed / lost, p50/p95.
+load: $(STAMP)
+	$(BIN)/python -m agent.loadtest --threads 100
 
 # Parser fuzzing at depth (outside CI; `make test` runs a few hundred examples).
 fuzz: $(STAMP)

@@ -135,7 +135,7 @@ async def run(
                 output = data
             elif "planner" in data and data["planner"]["rounds"][-1]["plan_error"]:
                 plan_errors.append(data["planner"]["rounds"][-1]["plan_error"])
-        payload = await _review_if_paused(graph, config, view.console) if ctx.approve_plan else None
+        payload = await _review_if_paused(graph, config, view.pause()) if ctx.approve_plan else None
     answer = str(output["messages"][-1].content)
     if as_json:
         print(dump_json(answer, output, view.events))

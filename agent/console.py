@@ -19,7 +19,6 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.markup import escape
-from rich.rule import Rule
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -41,6 +40,10 @@ def _call(event: dict[str, Any]) -> str:
 def _short(text: str, width: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task" if n == 1 else f"{n} tasks"
 
 
 def _outcome(event: dict[str, Any]) -> str:
@@ -94,6 +97,7 @@ class _Row:
     round: int
     deps: list[int]
     status: str = "planned"
+    spinner: Spinner | None = None
     started: float | None = None
     duration: float | None = None
     outcome: str = ""
@@ -112,7 +116,7 @@ class RunView:
     events: list[dict[str, Any]] = field(default_factory=list)
     live: bool | None = None
     _rows: dict[int, _Row] = field(default_factory=dict, init=False, repr=False)
-    _spinners: dict[int, Spinner] = field(default_factory=dict, init=False, repr=False)
+    _reviewed: set[int] = field(default_factory=set, init=False, repr=False)
     _live: Live | None = field(default=None, init=False, repr=False)
     _waiting: Spinner = field(
         default_factory=lambda: Spinner("dots", style="magenta"), init=False, repr=False
@@ -160,6 +164,8 @@ class RunView:
     def _fold(self, event: dict[str, Any], at: float) -> None:
         kind, idx = event["event"], event.get("idx")
         if kind == "task_planned":
+            if self._replaces_plan(event["round"]):
+                self._rows = {i: r for i, r in self._rows.items() if r.round != event["round"]}
             self._rows[event["idx"]] = _Row(
                 idx=event["idx"],
                 tool=event["tool"],
@@ -168,14 +174,23 @@ class RunView:
                 deps=list(event.get("deps", [])),
             )
         elif idx in self._rows and kind == "task_started":
-            self._rows[idx].status, self._rows[idx].started = "running", at
-            self._spinners[idx] = Spinner("dots", style="blue")
+            row = self._rows[idx]
+            row.status, row.started, row.spinner = "running", at, Spinner("dots", style="blue")
         elif idx in self._rows and kind == "task_finished":
             row = self._rows[idx]
             row.status, row.duration = event["status"], event["duration_s"]
             row.outcome = _outcome(event)
             if row.started is None:  # a cache hit or a static error: it never ran here
                 row.started = at - row.duration
+
+    def _replaces_plan(self, round_: int) -> bool:
+        """True for the first task of a reviewer's edited plan: the round's plan had ended
+        (`plan_finished`), so its tasks are announced again and replace the planned ones."""
+        ended = any(e["event"] == "plan_finished" and e["round"] == round_ for e in self.events)
+        if not ended or round_ in self._reviewed:
+            return False
+        self._reviewed.add(round_)
+        return True
 
     def _print_plain(self, event: dict[str, Any], at: float) -> None:
         kind = event["event"]
@@ -224,7 +239,8 @@ class RunView:
         rows = sorted(self._rows.values(), key=lambda row: row.idx)
         hidden = [] if final else rows[: max(len(rows) - self._max_rows(), 0)]
         if hidden:
-            table.add_row("", "…", "", *([""] * (len(rounds) > 1)), f"{len(hidden)} earlier tasks")
+            gap = ["", "…", "", *([""] if len(rounds) > 1 else [])]
+            table.add_row(*gap, f"{len(hidden)} earlier tasks")
         for row in rows[len(hidden) :]:
             on_path = row.idx in critical
             cells: list[RenderableType] = [
@@ -238,7 +254,7 @@ class RunView:
                 Text(row.call, style="bold" if on_path else ""),
                 "" if row.started is None else f"{row.started:.2f}s",
                 self._took(row),
-                self._result(row),
+                self._result(row, final),
             ]
             table.add_row(*cells)
         parts: list[RenderableType] = [table, *self._status(final)]
@@ -248,7 +264,7 @@ class RunView:
                 Text.assemble(
                     (f"{CRITICAL_MARK} critical path: ", "bold magenta"),
                     chain,
-                    " (the last task to finish, back through the dependency that finished last)",
+                    " (each the last of its successor's dependencies to finish)",
                 )
             )
         return Group(*parts)
@@ -257,8 +273,8 @@ class RunView:
         return max(self.console.height - LIVE_RESERVED_LINES, 3)
 
     def _icon(self, row: _Row) -> RenderableType:
-        if row.status == "running":
-            return self._spinners.get(row.idx) or Text("•", style="blue")
+        if row.spinner is not None and row.status == "running":
+            return row.spinner
         if row.status == "planned":
             return Text("·", style="dim")
         return Text(_ICON[row.status], style=_STYLE[row.status])
@@ -270,7 +286,9 @@ class RunView:
             return _Elapsed(self.start + row.started)
         return ""
 
-    def _result(self, row: _Row) -> RenderableType:
+    def _result(self, row: _Row, final: bool) -> RenderableType:
+        if row.status == "planned" and final:
+            return Text("not run", style="dim")
         if row.status == "planned":
             pending = [d for d in row.deps if d in self._rows and self._rows[d].status != "done"]
             waits = ", ".join(f"${d}" for d in pending)
@@ -290,7 +308,7 @@ class RunView:
                 complete = True
                 lines.append(
                     Text(
-                        f"plan {event['round']} complete: {event['n_tasks']} tasks "
+                        f"plan {event['round']} complete: {_tasks(event['n_tasks'])} "
                         f"({event['t']:.2f}s)",
                         style="magenta",
                     )
@@ -309,7 +327,7 @@ class RunView:
         if not complete:
             waiting = f"plan {round_} streaming…"
         elif running:
-            waiting = f"{len(running)} tasks to go…"
+            waiting = f"{_tasks(len(running))} to go…"
         else:
             waiting = "joining the results…"
         self._waiting.update(text=Text(waiting, style="dim"))
@@ -341,9 +359,9 @@ class RunView:
             )
         tl = self.timeline()
         self.console.print()
-        self.console.print(Rule("answer"))
+        self.console.rule("answer")
         self.console.print(escape(answer))
-        self.console.print(Rule())
+        self.console.rule()
         if tl["plan_stream_end_s"] is not None and tl["first_tool_start_s"] is not None:
             lead = tl["plan_stream_end_s"] - tl["first_tool_start_s"]
             self.console.print(

@@ -206,6 +206,18 @@ def _settle_replayed(
         session.settle(_matches(expected, future.result()))
 
 
+async def review_required(approve_plan: bool) -> bool:
+    """Whether this round's plan waits for a person: decided once, then checkpointed.
+
+    A run resumed after the review interrupt replays this answer even if the resuming call
+    passes a context without `approve_plan`, so a rejected plan can never run by accident.
+    """
+    return approve_plan
+
+
+review_required_task = task(review_required)
+
+
 @dataclass
 class _Dispatcher:
     """Issues one `call_tool` per planned task, in plan order, and collects the records."""
@@ -269,7 +281,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         dispatcher = _Dispatcher(session, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
         try:
-            if ctx.approve_plan:
+            if await review_required_task(ctx.approve_plan):
                 plan = [task async for task in session.planned_tasks()]
                 decision = review_plan(
                     plan,

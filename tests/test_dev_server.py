@@ -3,40 +3,51 @@
 The real CLI runs on loopback with analytics and tracing off; its models (planner, joiner and
 the `math` tool's own call) go to a scripted OpenAI-compatible server, so nothing leaves the
 machine. The plan uses only `math`: the shipped `wikipedia_search` would need the internet.
+The server is started and stopped by `agent.loadtest.langgraph_dev` (also the load test's).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from agent.loadtest import langgraph_dev, server_env
 from agent.testing import ModelProfile, ScriptedOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
-LANGGRAPH = ROOT / ".venv" / "bin" / "langgraph"
-STARTUP_TIMEOUT_S = 60.0
 
 FIRST = "What is 6 times 7?"
 FOLLOW_UP = "And twice that, and that plus one?"
-EXPRESSIONS = {"6 times 7": "6 * 7", "42 times 2": "42 * 2", "42 plus 1": "42 + 1"}
+APPROVED = "What is 5 plus 8?"
+REJECTED = "What is 9 times 9?"
+EXPRESSIONS = {
+    "6 times 7": "6 * 7",
+    "42 times 2": "42 * 2",
+    "42 plus 1": "42 + 1",
+    "5 plus 8": "5 + 8",
+    "9 squared": "9 ** 2",
+}
 PLANS = {
     FIRST: '1. math("6 times 7")\n2. join()\n<END_OF_PLAN>',
     FOLLOW_UP: '1. math("42 times 2")\n2. math("42 plus 1")\n3. join()\n<END_OF_PLAN>',
+    APPROVED: '1. math("5 plus 8")\n2. join()\n<END_OF_PLAN>',
+    REJECTED: '1. math("9 times 9")\n2. join()\n<END_OF_PLAN>',
 }
-ANSWERS = {FIRST: "6 times 7 is 42.", FOLLOW_UP: "Twice 42 is 84 (and 42 plus 1 is 43)."}
+REPLANS = {REJECTED: '{n}. math("9 squared")\n{j}. join()\n<END_OF_PLAN>'}
+"""Second plans, numbered from where the planner is told to start."""
+ANSWERS = {
+    FIRST: "6 times 7 is 42.",
+    FOLLOW_UP: "Twice 42 is 84 (and 42 plus 1 is 43).",
+    APPROVED: "5 plus 8 is 13.",
+    REJECTED: "9 squared is 81.",
+}
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
@@ -50,19 +61,17 @@ def respond(messages: list[dict[str, Any]]) -> str:
     """Planner, joiner and the `math` tool's model, told apart by their system prompts."""
     system = str(messages[0]["content"])
     if system.startswith("Plan how to answer"):
-        return PLANS[_question(messages)]
+        first = re.search(r"Number new actions from (\d+)", str(messages[-1]["content"]))
+        if first is None:
+            return PLANS[_question(messages)]
+        n = int(first.group(1))
+        return REPLANS[_question(messages)].format(n=n, j=n + 1)
     if "Finish(" in system:
         question = _question(messages)
         return f"Thought: the math results answer it\nAction: Finish({ANSWERS[question]})"
     problem = re.search(r"Problem: (.*)", str(messages[-1]["content"]))
     assert problem, messages
     return f"Expression: {EXPRESSIONS[problem.group(1).strip()]}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -72,78 +81,15 @@ class DevServer:
     log: Path
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End the server's whole process group (the CLI spawns the API server as a child)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"langgraph dev exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"langgraph dev not ready in {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def dev_server() -> Iterator[DevServer]:
+    """`langgraph dev` in a scratch directory (empty threads and store: no result cached by an
+    earlier session), its models on a scripted server; both stopped when the module ends."""
     timing = ModelProfile(name="dev", ttft_s=0.01, prefill_tok_per_s=1e9, decode_tok_per_s=500)
-    log = tmp_path_factory.mktemp("langgraph-dev") / "server.log"
-    port = _free_port()
     with ScriptedOpenAIServer(respond=respond, timing=timing) as models:
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "LLMCOMPILER_", "LANGSMITH_", "LANGCHAIN_"))
-        }
-        env = {
-            **inherited,
-            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-            "LANGSMITH_TRACING": "false",
-            "OPENAI_API_KEY": "dummy",
-            "LLMCOMPILER_BASE_URL": models.base_url,
-        }
-        # --no-reload: files edited while the test runs must not restart the server mid-run.
-        command = [
-            str(LANGGRAPH),
-            "dev",
-            "--no-browser",
-            "--no-reload",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--config",
-            "langgraph.json",
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process, log)
-            yield DevServer(url=url, models=models, log=log)
-        finally:
-            _stop(process)
+        env = server_env(OPENAI_API_KEY="dummy", LLMCOMPILER_BASE_URL=models.base_url)
+        with langgraph_dev(env) as server:
+            yield DevServer(url=server.url, models=models, log=server.log)
 
 
 @dataclass
@@ -271,3 +217,95 @@ async def test_studio_sees_graphs_nodes_and_context_schema(dev_server: DevServer
 
     graph = await client.assistants.get_graph(assistant_id)
     assert {"planner", "scheduler", "joiner"} <= {node["id"] for node in graph["nodes"]}
+
+
+async def _run_events(server: DevServer, thread_id: str, **run: Any) -> list[dict[str, Any]]:
+    """Stream one run of the llmcompiler graph (a question, or a resume with `command=`); return
+    its custom events. The context goes with every run: a resumed run does not inherit it."""
+    custom: list[dict[str, Any]] = []
+    async for part in get_client(url=server.url).runs.stream(
+        thread_id,
+        "llmcompiler",
+        context={"approve_plan": True},
+        stream_mode=["custom", "updates"],
+        **run,
+    ):
+        if part.event == "custom":
+            custom.append(part.data)
+        elif part.event == "error":
+            raise AssertionError(f"run failed: {part.data}\n{server.log.read_text()[-4000:]}")
+    return custom
+
+
+async def _thread_status(server: DevServer, thread_id: str) -> str:
+    return str((await get_client(url=server.url).threads.get(thread_id))["status"])
+
+
+async def _pending_review(server: DevServer, thread_id: str) -> dict[str, Any]:
+    state = await get_client(url=server.url).threads.get_state(thread_id)
+    (interrupt,) = [i for task in state["tasks"] for i in task["interrupts"]]
+    value: dict[str, Any] = interrupt["value"]
+    assert value["type"] == "plan_approval"
+    return value
+
+
+async def test_plan_approval_through_the_sdk_pauses_then_runs_once_approved(
+    dev_server: DevServer,
+) -> None:
+    client = get_client(url=dev_server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    question = {"messages": [{"role": "user", "content": APPROVED}]}
+
+    paused = await _run_events(dev_server, thread_id, input=question)
+    assert [e["event"] for e in paused] == ["task_planned", "plan_finished"]  # no tool ran
+    assert await _thread_status(dev_server, thread_id) == "interrupted"
+    review = await _pending_review(dev_server, thread_id)
+    assert review["round"] == 1
+    assert [(t["idx"], t["tool"], t["args"]) for t in review["plan"]] == [
+        (1, "math", {"problem": "5 plus 8"})
+    ]
+    assert "1. math(problem='5 plus 8')" in review["plan_text"]
+
+    resumed = await _run_events(dev_server, thread_id, command={"resume": "approve"})
+    assert await _thread_status(dev_server, thread_id) == "idle"
+    assert [(e["event"], e.get("idx")) for e in resumed] == [
+        ("task_started", 1),
+        ("task_finished", 1),
+    ]
+    values = (await client.threads.get_state(thread_id))["values"]
+    assert values["messages"][-1]["content"] == ANSWERS[APPROVED]
+    assert [(t["idx"], t["status"], t["result"]) for t in values["tasks"]] == [(1, "done", 13)]
+
+
+async def test_a_rejected_plan_is_replanned_with_the_reason_then_approved(
+    dev_server: DevServer,
+) -> None:
+    client = get_client(url=dev_server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    question = {"messages": [{"role": "user", "content": REJECTED}]}
+    await _run_events(dev_server, thread_id, input=question)
+    assert (await _pending_review(dev_server, thread_id))["round"] == 1
+
+    reason = "square it instead"
+    rejected = await _run_events(
+        dev_server, thread_id, command={"resume": {"action": "reject", "reason": reason}}
+    )
+    assert await _thread_status(dev_server, thread_id) == "interrupted"
+    assert not [e for e in rejected if e["event"] == "task_started"]  # nothing of plan 1 ran
+    replan = next(e for e in rejected if e["event"] == "replan")
+    assert replan["round"] == 2 and reason in replan["reason"]
+    review = await _pending_review(dev_server, thread_id)
+    assert review["round"] == 2
+    assert [(t["idx"], t["args"]["problem"]) for t in review["plan"]] == [(3, "9 squared")]
+    planner_prompts = [
+        str(r["messages"][-1]["content"])
+        for r in dev_server.models.requests
+        if "Plan how" in r["messages"][0]["content"] and REJECTED in str(r["messages"])
+    ]
+    assert reason in planner_prompts[-1]  # the planner was told why
+
+    await _run_events(dev_server, thread_id, command={"resume": "approve"})
+    values = (await client.threads.get_state(thread_id))["values"]
+    assert values["messages"][-1]["content"] == ANSWERS[REJECTED]
+    assert [(t["idx"], t["result"]) for t in values["tasks"]] == [(3, 81)]
+    assert [r["decision"] for r in values["rounds"]] == ["replan", "finish"]

@@ -88,3 +88,10 @@ async def test_reject_replans_with_the_reason_and_runs_nothing_of_the_rejected_p
     assert run.answer == "replanned"
     state = await graph.aget_state(config)
     assert state.values["review"] == {"round": 2, "verdict": "approved", "reason": None}
+
+
+async def test_a_resume_without_the_approval_context_still_honours_the_review() -> None:
+    graph, _, config = await _pause(["Action: Finish(x)"], [PLAN, "3. join()"])
+    reject = Command(resume={"action": "reject", "reason": "no"})
+    await run_graph(graph, reject, context=Context(approve_plan=False), config=config)
+    assert CALLS == []  # the rejected plan did not run

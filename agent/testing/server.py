@@ -157,6 +157,8 @@ class ScriptedOpenAIServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's default of 5 drops connections under load
+
     daemon_threads = True
     block_on_close = False
 
