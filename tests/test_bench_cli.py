@@ -97,10 +97,7 @@ def _respond(messages: list[dict[str, Any]]) -> Any:
     """Planner, joiner, or a ReAct turn, told apart by their prompts."""
     system = str(messages[0]["content"])
     if system.startswith("Plan how to answer"):
-        return (
-            '1. wikipedia_search("Scott Derrickson")\n2. wikipedia_search("Ed Wood")\n'
-            "3. join()"
-        )
+        return '1. wikipedia_search("Scott Derrickson")\n2. wikipedia_search("Ed Wood")\n3. join()'
     if "Finish(" in system:
         return "Thought: both are American.\nAction: Finish(yes)"
     if not any(m["role"] == "tool" for m in messages):

@@ -25,9 +25,7 @@ def test_hotpotqa_is_two_parallel_searches() -> None:
     items = _items("hotpotqa", 50)
     assert len(items) == 50
     assert all(_shape(i) == [("search", ()), ("search", ())] for i in items)
-    assert items[0].plan.text == (
-        '1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()'
-    )
+    assert items[0].plan.text == ('1. search("Scott Derrickson")\n2. search("Ed Wood")\n3. join()')
 
 
 def test_movie_is_eight_parallel_searches_with_the_options_among_them() -> None:
