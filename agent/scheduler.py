@@ -29,12 +29,18 @@ from langgraph.runtime import Runtime
 from agent import events
 from agent.cache import ResultCache, cache_ttl_s
 from agent.context import Context, context_of, price_override
-from agent.events import announce_plan
 from agent.plan import Task
 from agent.references import FieldAccessError, resolve_references
 from agent.results import to_stored
 from agent.review import review_plan
-from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
+from agent.session import (
+    PlanSession,
+    enter_session,
+    get_session,
+    idempotency_prefix,
+    leave_session,
+    session_key,
+)
 from agent.state import (
     PlanReview,
     State,
@@ -276,13 +282,12 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
             session.settle(record)
             if not record["deps"] and is_pure(tools[record["tool"]]):
                 session.remember_call(call_key(record["tool"], record["args"]), record["idx"])
-        info = runtime.execution_info
-        turn_key = f"{info.thread_id if info else None}|{key.split('|')[1]}|{question_id(state)}"
+        turn_key = idempotency_prefix(runtime, question_id(state))
         dispatcher = _Dispatcher(session, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
         try:
             if await review_required_task(ctx.approve_plan):
-                plan = [task async for task in session.planned_tasks()]
+                plan = [planned async for planned in session.planned_tasks()]
                 decision = review_plan(
                     plan,
                     round_,
@@ -294,7 +299,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                     round=round_, verdict=decision.verdict, reason=decision.reason
                 )
                 if decision.verdict == "edited":
-                    announce_plan(decision.tasks, round_, ctx.result_preview_chars)
+                    events.announce_plan(decision.tasks, round_, ctx.result_preview_chars)
                 for planned in decision.tasks:
                     dispatcher.dispatch(planned)
             else:

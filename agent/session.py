@@ -186,13 +186,25 @@ class PlanSession:
 _sessions: dict[str, PlanSession] = {}
 
 
-def session_key(runtime: Runtime[Context]) -> str:
-    """Shared by the planner and scheduler of one step, unique per step, run and graph level."""
+def _execution(runtime: Runtime[Context]) -> tuple[str | None, str, str]:
+    """Thread, namespace of the graph (not of the node task) and checkpoint of this step."""
     info = runtime.execution_info
     if info is None:
         raise RuntimeError("LLMCompiler nodes must run inside a LangGraph graph")
-    parent_ns = info.checkpoint_ns.rpartition("|")[0]
-    return f"{info.thread_id}|{parent_ns}|{info.checkpoint_id}"
+    return info.thread_id, info.checkpoint_ns.rpartition("|")[0], info.checkpoint_id
+
+
+def session_key(runtime: Runtime[Context]) -> str:
+    """Shared by the planner and scheduler of one step, unique per step, run and graph level."""
+    thread, namespace, checkpoint = _execution(runtime)
+    return f"{thread}|{namespace}|{checkpoint}"
+
+
+def idempotency_prefix(runtime: Runtime[Context], question_id: str | None) -> str:
+    """`thread | namespace | turn`: stable across a resume (unlike the checkpoint), distinct
+    across turns and across embeddings of the graph; a task's key appends its index."""
+    thread, namespace, _ = _execution(runtime)
+    return f"{thread}|{namespace}|{question_id}"
 
 
 def enter_session(key: str, tools: Mapping[str, BaseTool], context: Context) -> PlanSession:
