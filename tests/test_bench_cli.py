@@ -52,7 +52,15 @@ async def test_one_small_item_end_to_end_prints_the_table_and_writes_json(
         "--workload", "hotpotqa", "--n", "1", "--time-scale", "0.02", "--json", str(out), *gantt
     )
     assert code == 0, text
-    for heading in ("SIMULATED", "Per system", "Speedup", "against the bound T*", "Targets"):
+    for heading in (
+        "SIMULATED",
+        "Per system",
+        "first answer token",
+        "Speedup",
+        "against the bound T*",
+        "Compiler optimizations",
+        "Targets",
+    ):
         assert heading in text
     published = ("ReAct (parallel calls)", "1.12x", "1.21x", "1.14x", "0.95x")  # paper, impls
     assert any(all(f in line for f in published) for line in text.splitlines())
@@ -69,8 +77,17 @@ async def test_one_small_item_end_to_end_prints_the_table_and_writes_json(
     assert run["correct"] and run["llm_calls"] == 2 and run["bound_s"] > 0
     assert {"latency_s", "input_tokens", "output_tokens", "cost_usd", "tools", "models"} <= set(run)
     assert [t["idx"] for t in run["tools"]] == [1, 2]
+    assert run["first_answer_s"] is not None and run["tool_calls"] == 2
     summary = data["summaries"][0]
     assert summary["speedup_react"]["median"] > 0 and summary["bound_ratio"]["median"] > 0
+    assert set(summary["first_answer"]) == {r["system"] for r in data["runs"]}
+    optimizations = data["optimizations"]  # hotpotqa: only the cache applies
+    (effects,) = [s["effects"] for s in optimizations["summaries"]]
+    assert set(effects) == {"cache_results"}
+    assert effects["cache_results"]["tool_calls"][1]["median"] == 0
+    variants = [r["variant"] for r in optimizations["runs"]]
+    assert variants == ["cache_results:cold", "cache_results:warm"]
+    assert all(r["variant"] is None for r in data["runs"])
     if gantt:
         assert (tmp_path / "g.png").stat().st_size > 0
 

@@ -19,6 +19,7 @@ from agent.bench.export import payload, write_json
 from agent.bench.gantt import MISSING, chart_paths, draw
 from agent.bench.live import WORKLOAD as LIVE_WORKLOAD
 from agent.bench.live import run_live
+from agent.bench.optimizations import run_optimizations, summarize_optimizations
 from agent.bench.records import RunRecord
 from agent.bench.report import render
 from agent.bench.runner import Settings, run_simulated
@@ -146,15 +147,18 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
     with console.status("benchmark: warming up") as status:
 
         def progress(record: RunRecord) -> None:
+            variant = f" [{record.variant}]" if record.variant else ""
             status.update(
                 f"benchmark: {record.workload} item {record.item} "
-                f"{SYSTEMS[record.system].label} {record.latency_s:.2f} s"
+                f"{SYSTEMS[record.system].label}{variant} {record.latency_s:.2f} s"
             )
 
+        optimization_records: list[RunRecord] = []
         if args.model:
             records = await run_live(settings, args.model, args.base_url, progress)
         else:
             records = await run_simulated(settings, progress)
+            optimization_records = await run_optimizations(settings, progress)
     summaries = [
         summarize(
             name,
@@ -162,10 +166,24 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
             field_access_items=sum(i.uses_field_access for i in WORKLOADS[name].build(settings.n)),
         )
         for name in settings.workloads
+        if not WORKLOADS[name].optimizations_only
     ]
-    render(console, summaries, settings, live=args.model)
+    optimizations = [
+        summarize_optimizations(name, optimization_records)
+        for name in settings.workloads
+        if optimization_records and not WORKLOADS[name].stress
+    ]
+    render(console, summaries, settings, live=args.model, optimizations=optimizations)
     if args.json:
-        write_json(args.json, payload(settings, summaries, records, live=args.model))
+        data = payload(
+            settings,
+            summaries,
+            records,
+            live=args.model,
+            optimizations=optimizations,
+            optimization_records=optimization_records,
+        )
+        write_json(args.json, data)
         console.print(f"wrote {args.json}", markup=False)
     if args.gantt:
         _charts(args.gantt, records, console)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.bench.optimizations import OptimizationSummary
 from agent.bench.published import IMPLEMENTATION_SPEEDUPS, IMPLEMENTATIONS, PAPER, TARGETS
 from agent.bench.records import RunRecord
 from agent.bench.runner import Settings
@@ -19,6 +20,7 @@ def _run(record: RunRecord) -> dict[str, Any]:
         **dataclasses.asdict(record),
         "bound_ratio": record.bound_ratio,
         "overhead_ms_per_task": record.overhead_ms_per_task,
+        "tool_calls": record.tool_calls,
     }
 
 
@@ -28,7 +30,11 @@ def payload(
     records: Sequence[RunRecord],
     *,
     live: str | None = None,
+    optimizations: Sequence[OptimizationSummary] = (),
+    optimization_records: Sequence[RunRecord] = (),
 ) -> dict[str, Any]:
+    """Everything as JSON-ready data; the optimizations view's runs are kept apart from the
+    main comparison's (`optimizations.runs`, each with its `variant`)."""
     by_name = {s.workload: s for s in summaries}
     targets = []
     for target in TARGETS:
@@ -64,6 +70,10 @@ def payload(
             },
         },
         "runs": [_run(r) for r in records],
+        "optimizations": {
+            "summaries": [dataclasses.asdict(s) for s in optimizations],
+            "runs": [_run(r) for r in optimization_records],
+        },
     }
 
 

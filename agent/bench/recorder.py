@@ -65,6 +65,12 @@ class Recorder(BaseCallbackHandler):
     planned: list[Planned] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     """Tasks that finished with an error or were skipped, with why (from the events)."""
+    deduplicated: int = 0
+    """Tasks whose result came from an identical earlier call (`deduplicated_from`)."""
+    cache_hits: int = 0
+    """Tasks whose result came from the cross-run result cache (`cache_hit`)."""
+    first_text_s: dict[str, float] = field(default_factory=dict)
+    """Per message id, when its first text reached a `messages` stream client."""
     _open_models: dict[UUID, ModelSpan] = field(default_factory=dict)
     _open_tools: dict[UUID, ToolSpan] = field(default_factory=dict)
 
@@ -153,5 +159,21 @@ class Recorder(BaseCallbackHandler):
         """Record a custom stream event of the engine (SPEC.md, "Custom stream events")."""
         if data.get("event") == "task_planned":
             self.planned.append(Planned(data["idx"], data["tool"], self.now()))
-        elif data.get("event") == "task_finished" and data.get("status") != "done":
-            self.failed[data["idx"]] = str(data.get("error"))
+        elif data.get("event") == "task_finished":
+            if data.get("status") != "done":
+                self.failed[data["idx"]] = str(data.get("error"))
+            self.deduplicated += "deduplicated_from" in data
+            self.cache_hits += bool(data.get("cache_hit"))
+
+    def message(self, message: BaseMessage) -> None:
+        """Record a `messages` stream item: when each AI message's first text arrived (a
+        chunk of a streamed answer, or a whole message a node wrote without streaming)."""
+        if message.type in ("ai", "AIMessageChunk") and message.text and message.id:
+            self.first_text_s.setdefault(message.id, self.now())
+
+    def first_answer_s(self, answer: BaseMessage | None) -> float | None:
+        """Time to first answer token: when the final answer message's first text reached
+        the client (None if it never streamed)."""
+        if answer is None or answer.id is None:
+            return None
+        return self.first_text_s.get(answer.id)

@@ -15,7 +15,9 @@ class RunRecord:
     """A system's run of one item; times in seconds from the run's start.
 
     `bound_s` is T* (LLMCompiler on simulated items only); `failed` maps the tasks that ended
-    in an error or were skipped to why, as the engine's events said.
+    in an error or were skipped to why, as the engine's events said. `first_answer_s` is the
+    time to first answer token; `deduplicated` and `cache_hits` count tasks answered without
+    running their tool. `variant` names a compiler-optimizations run (`dedupe_calls:off`, …).
     """
 
     workload: str
@@ -36,6 +38,15 @@ class RunRecord:
     failed: dict[int, str] = field(default_factory=dict)
     bound_s: float | None = None
     error: str | None = None
+    first_answer_s: float | None = None
+    deduplicated: int = 0
+    cache_hits: int = 0
+    variant: str | None = None
+
+    @property
+    def tool_calls(self) -> int:
+        """Tool calls executed (a deduplicated task or a cache hit runs none)."""
+        return len(self.tools)
 
     @property
     def bound_ratio(self) -> float | None:
@@ -61,6 +72,7 @@ def make_record(
     n_tasks: int,
     profile: ModelProfile,
     bound_s: float | None = None,
+    variant: str | None = None,
 ) -> RunRecord:
     """The record of `outcome`; the answer is judged by the paper's metric."""
     recorder = outcome.recorder
@@ -85,4 +97,8 @@ def make_record(
         failed=recorder.failed,
         bound_s=bound_s,
         error=outcome.error,
+        first_answer_s=outcome.first_answer_s,
+        deduplicated=recorder.deduplicated,
+        cache_hits=recorder.cache_hits,
+        variant=variant,
     )

@@ -3,11 +3,12 @@ with the targets of issue 3 marked met or missed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
+from agent.bench.optimizations import OPTIMIZATIONS, Effect, OptimizationSummary
 from agent.bench.published import (
     IMPLEMENTATION_LABELS,
     IMPLEMENTATION_SPEEDUPS,
@@ -111,6 +112,7 @@ def systems_table(summaries: Sequence[WorkloadSummary]) -> Table:
         "workload",
         "system",
         "latency (s) [min–max]",
+        "first answer token (s)",
         "LLM calls",
         "input tokens",
         "output tokens",
@@ -125,6 +127,7 @@ def systems_table(summaries: Sequence[WorkloadSummary]) -> Table:
                 s.workload if number == 0 else "",
                 system.label,
                 fmt(s.latency.get(system.name)),
+                fmt(_median(s.first_answer, system)),
                 fmt(_median(s.llm_calls, system), ".0f"),
                 fmt(_median(s.input_tokens, system), ",.0f"),
                 fmt(_median(s.output_tokens, system), ",.0f"),
@@ -132,6 +135,11 @@ def systems_table(summaries: Sequence[WorkloadSummary]) -> Table:
                 f"{right}/{runs}",
                 end_section=number == len(shown) - 1,
             )
+    table.caption = (
+        "first answer token: when the final answer's first text reached a `messages` stream "
+        "client (LLMCompiler: the joiner's answer stream, or the whole answer at once when "
+        "join(final=…) skips the joiner; ReAct: its final turn's first token)."
+    )
     return table
 
 
@@ -229,6 +237,73 @@ def speedup_table(summaries: Sequence[WorkloadSummary]) -> Table:
     return table
 
 
+def _change(
+    values: tuple[Stat | None, Stat | None],
+    spec: str = ".2f",
+    saved: Stat | None = None,
+    share: Stat | None = None,
+) -> str:
+    """`without → with`, medians, and the paired saving as a change (−0.31 s, −12%)."""
+    before, after = values
+    if before is None or after is None:
+        return DASH
+    text = f"{before.median:{spec}} → {after.median:{spec}}"
+    if saved is not None:
+        text += f" ({-saved.median:+{spec}}"
+        text += f", {-share.median:+.0%})" if share is not None else ")"
+    return text
+
+
+def optimizations_table(summaries: Sequence[OptimizationSummary]) -> Table:
+    """A column per optimization, per workload the figures without it → with it."""
+    table = _columns(
+        Table(
+            title="Compiler optimizations: LLMCompiler without → with each (same items and "
+            "tool latencies)",
+            title_justify="left",
+        ),
+        "workload",
+        "figure",
+    )
+    for optimization in OPTIMIZATIONS:
+        table.add_column(f"{optimization.label}\n{optimization.what}", justify="right")
+    rows: list[tuple[str, Callable[[Effect], str]]] = [
+        ("items", lambda e: str(e.items)),
+        (
+            "latency (s)",
+            lambda e: _change(e.latency, ".2f", e.latency_saved, e.latency_saved_share),
+        ),
+        (
+            "first answer token (s)",
+            lambda e: _change(e.first_answer, ".2f", e.first_answer_saved),
+        ),
+        ("LLM calls", lambda e: _change(e.llm_calls, ".0f")),
+        ("tool calls run", lambda e: _change(e.tool_calls, ".0f")),
+        ("results reused", lambda e: fmt(e.reused, ".0f")),
+        ("correct", lambda e: " → ".join(f"{right}/{runs}" for right, runs in e.correct)),
+    ]
+    for s in summaries:
+        shown = rows if s.effects else rows[:1]  # nothing measured: one line says so
+        for number, (figure, cell) in enumerate(shown):
+            cells = []
+            for optimization in OPTIMIZATIONS:
+                found = s.effects.get(optimization.field)
+                cells.append(cell(found) if found else "no item applies" if number == 0 else DASH)
+            table.add_row(
+                s.workload if number == 0 else "",
+                figure,
+                *cells,
+                end_section=number == len(shown) - 1,
+            )
+    table.caption = (
+        "Medians per item; in parentheses the change (with − without), paired per item. Each "
+        "optimization runs on the first items of the workload it can act on: repeated calls of "
+        "a pure tool (dedup), pure tools (cache), a plan ending join(final=…) (direct answer). "
+        "results reused: tasks answered from an identical call or the cache, not run."
+    )
+    return table
+
+
 def stress_table(summaries: Sequence[WorkloadSummary]) -> Table:
     table = _columns(
         Table(
@@ -303,6 +378,7 @@ def render(
     settings: Settings,
     *,
     live: str | None = None,
+    optimizations: Sequence[OptimizationSummary] = (),
 ) -> None:
     """Print the whole report for `summaries` (stress workloads get their own table)."""
     header(console, settings, live=live)
@@ -313,6 +389,8 @@ def render(
         console.print(speedup_table(main))
         if not live:
             console.print(bound_table(main))
+    if optimizations:
+        console.print(optimizations_table(optimizations))
     if stress:
         console.print(stress_table(stress))
     if not live:

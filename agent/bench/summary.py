@@ -37,6 +37,8 @@ class WorkloadSummary:
     workload: str
     items: int
     latency: dict[str, Stat]
+    first_answer: dict[str, Stat]
+    """Time to first answer token (the final answer's first text in the `messages` stream)."""
     llm_calls: dict[str, Stat]
     input_tokens: dict[str, Stat]
     output_tokens: dict[str, Stat]
@@ -118,6 +120,7 @@ def summarize(
         workload=workload,
         items=len({r.item for r in mine}),
         latency=_per_system(mine, lambda r: r.latency_s),
+        first_answer=_per_system(mine, lambda r: r.first_answer_s),
         llm_calls=_per_system(mine, lambda r: r.llm_calls),
         input_tokens=_per_system(mine, lambda r: r.input_tokens),
         output_tokens=_per_system(mine, lambda r: r.output_tokens),

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 
 from agent.bench.recorder import Recorder
 from agent.context import Context
@@ -55,6 +57,11 @@ class Setup:
     examples: str
     question: str
     context: Context = field(default_factory=Context)
+    store: BaseStore | None = None
+    """LLMCompiler's LangGraph store (the result cache lives there); None: no cache."""
+    stream_answer: bool = True
+    """Also consume the `messages` stream, as a chat client does, to time the first answer
+    token (off for the stress runs, whose figure is the engine's own overhead)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class Outcome:
     latency_s: float
     recorder: Recorder
     error: str | None = None
+    first_answer_s: float | None = None
+    """When the final answer's first token reached the `messages` stream client."""
 
 
 @contextlib.asynccontextmanager
@@ -90,6 +99,7 @@ def _graph(system: System, setup: Setup, saver: BaseCheckpointSaver | None) -> A
         planner=setup.planner,
         joiner=setup.joiner,
         checkpointer=saver,
+        store=setup.store,
         examples=setup.examples,
     )
 
@@ -97,7 +107,11 @@ def _graph(system: System, setup: Setup, saver: BaseCheckpointSaver | None) -> A
 async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") -> Outcome:
     """One end-to-end run; latency runs from the call to the last state, graph built before.
 
-    A run that raises is reported (answer empty, `error` set) rather than ending the benchmark.
+    The time to first answer token is when the first text of the final answer message reached
+    the `messages` stream: LLMCompiler's joiner streams only its answer there (the planner is
+    `nostream`), or writes the whole answer at once when `join(final=…)` skips it; a ReAct
+    model streams every turn, and the final turn is the one counted. A run that raises is
+    reported (answer empty, `error` set) rather than ending the benchmark.
     """
     recorder = Recorder()
     context = replace(setup.context, streaming_dispatch=system.streaming)
@@ -106,7 +120,9 @@ async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") 
         "configurable": {"thread_id": thread_id},
         "recursion_limit": 10_000,
     }
-    answer, error = "", None
+    modes = ["custom", "values", *(["messages"] if setup.stream_answer else [])]
+    final: BaseMessage | None = None
+    error = None
     async with _checkpointer(system) as saver:
         graph = _graph(system, setup, saver)
         recorder.start()
@@ -115,13 +131,17 @@ async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") 
                 {"messages": [("user", setup.question)]},
                 config,
                 context=context,
-                stream_mode=["custom", "values"],
+                stream_mode=modes,
             ):
                 if mode == "custom":
                     recorder.event(data)
+                elif mode == "messages":
+                    recorder.message(data[0])
                 elif data.get("messages"):
-                    answer = str(data["messages"][-1].content)
+                    final = data["messages"][-1]
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         latency = recorder.now()
-    return Outcome(answer, latency, recorder, error)
+    answer = str(final.content) if final is not None else ""
+    first = recorder.first_answer_s(final) if setup.stream_answer else None
+    return Outcome(answer, latency, recorder, error, first)

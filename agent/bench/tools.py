@@ -2,7 +2,10 @@
 
 A call is recognised by its tool name and resolved arguments, so LLMCompiler (which resolves
 `$N` itself) and ReAct (whose scripted model writes the values) get the same result after the
-same latency for the same call. An unknown call raises, which the run then reports.
+same latency for the same call. An unknown call raises, which the run then reports. A call
+the gold plan makes more than once (a repeated search) returns the same result each time, and
+each execution takes the latency drawn for its own task, in call order: a repeated web lookup
+pays its own round trip unless the engine reuses the first.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -52,16 +55,26 @@ class ToolSpec:
     description: str
     parameters: dict[str, Any]
     latency: Latency
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """What the engine reads of the tool: `pure` (deduplicable), `cache_ttl_s` (cacheable)."""
+
+    @property
+    def pure(self) -> bool:
+        return bool(self.metadata.get("pure"))
 
 
 def _spec_like(tool: BaseTool, latency: Latency) -> ToolSpec:
-    """The shipped tool's prompt-facing surface, so prompts weigh what production's weigh."""
+    """The shipped tool's surface (prompt-facing and the `pure`/`cache_ttl_s` metadata the
+    engine reads), so prompts weigh what production's weigh and the optimizations apply where
+    they would in production."""
     parameters = convert_to_openai_tool(tool)["function"]["parameters"]
-    return ToolSpec(tool.name, tool.description, parameters, latency)
+    return ToolSpec(tool.name, tool.description, parameters, latency, dict(tool.metadata or {}))
 
 
 SEARCH = _spec_like(shipped_search, Latency.SEARCH)
 MATH = _spec_like(build_math_tool(), Latency.MATH)
+CACHE_TTL_S = 3600.0
+"""TTL given to pure tools for the result-cache runs (the shipped `wikipedia_search`'s)."""
 
 
 def call_key(tool: str, args: Mapping[str, Any]) -> str:
@@ -88,20 +101,48 @@ def call_table(tasks: Sequence[GoldTask]) -> dict[str, GoldTask]:
     return table
 
 
+def call_occurrences(tasks: Sequence[GoldTask]) -> dict[str, list[GoldTask]]:
+    """Per call key, every gold task making that call, in plan order (repeats of one call)."""
+    occurrences: dict[str, list[GoldTask]] = {}
+    for quoted in (False, True):
+        results = results_of(tasks, quoted=quoted)
+        for task in tasks:
+            same = occurrences.setdefault(call_key(task.tool, task.resolved_args(results)), [])
+            if task not in same:
+                same.append(task)
+    return occurrences
+
+
+def tool_metadata(spec: ToolSpec, *, cacheable: bool = False) -> dict[str, Any]:
+    """The metadata the simulated tool carries; `cacheable` gives pure tools a cache TTL."""
+    metadata = dict(spec.metadata)
+    if cacheable and spec.pure:
+        metadata.setdefault("cache_ttl_s", CACHE_TTL_S)
+    return metadata
+
+
 def build_tools(
     specs: Sequence[ToolSpec],
     tasks: Sequence[GoldTask],
     latencies: Mapping[int, float],
     time_scale: float,
+    *,
+    cacheable: bool = False,
 ) -> list[BaseTool]:
-    """LangChain tools that answer the gold calls after their (scaled) latency."""
-    table = call_table(tasks)
+    """LangChain tools that answer the gold calls after their (scaled) latency; the n-th
+    execution of a call takes the latency of the n-th gold task making it. Fresh per run."""
+    occurrences = call_occurrences(tasks)
+    executed: dict[str, int] = {}
 
     def make(spec: ToolSpec) -> BaseTool:
         async def call(**kwargs: Any) -> Any:
-            task = table.get(call_key(spec.name, kwargs))
-            if task is None:
+            key = call_key(spec.name, kwargs)
+            same = occurrences.get(key)
+            if not same:
                 raise ToolException(f"no simulated result for {spec.name}({kwargs})")
+            count = executed.get(key, 0)
+            executed[key] = count + 1
+            task = same[min(count, len(same) - 1)]
             delay = latencies[task.idx] * time_scale
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -112,6 +153,7 @@ def build_tools(
             name=spec.name,
             description=spec.description,
             args_schema=spec.parameters,  # a JSON schema: arguments pass through unvalidated
+            metadata=tool_metadata(spec, cacheable=cacheable),
         )
 
     return [make(spec) for spec in specs]

@@ -2,22 +2,33 @@
 
 `hotpotqa` (2 parallel searches), `movie` (8), `parallelqa` (a search and a math per branch,
 then math over the branches), `nestful` (the gold call DAG, `$varN.field$` written as our
-field access `$N.field`), and the generated 1,000-task `stress-wide` / `stress-deep`.
+field access `$N.field`), the generated 1,000-task `stress-wide` / `stress-deep`, and
+`pairwise` (ParallelQA questions planned naively, one pair at a time, so the first entity is
+searched once per pair: the workload of common-call elimination).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from agent.bench.accuracy import as_number
 from agent.bench.datasets import load
-from agent.bench.plans import GoldTask, PlanText, Ref, Text, references, render_plan
+from agent.bench.plans import (
+    GoldTask,
+    PlanText,
+    Ref,
+    Text,
+    references,
+    render_plan,
+    results_of,
+)
 from agent.bench.tools import MATH, SEARCH, Latency, ToolSpec
 
 SEARCH_RESULT_CHARS = 600
@@ -50,14 +61,36 @@ class Item:
     def uses_field_access(self) -> bool:
         return any(task.uses_field_access for task in self.tasks)
 
+    @cached_property
+    def duplicate_calls(self) -> int:
+        """Tasks repeating an earlier task's call (tool and resolved arguments) of a pure tool:
+        what common-call elimination saves."""
+        pure = {spec.name for spec in self.tools if spec.pure}
+        results = results_of(self.tasks)
+        calls = [
+            json.dumps([t.tool, t.resolved_args(results)], sort_keys=True, default=str)
+            for t in self.tasks
+            if t.tool in pure
+        ]
+        return len(calls) - len(set(calls))
+
+    @property
+    def cacheable_calls(self) -> int:
+        """Tasks calling a pure tool: the result-cache runs give those a TTL."""
+        pure = {spec.name for spec in self.tools if spec.pure}
+        return sum(t.tool in pure for t in self.tasks)
+
 
 @dataclass(frozen=True)
 class Workload:
-    """A named set of items. `stress`: 1,000 zero-latency tasks, instant models, no ReAct."""
+    """A named set of items. `stress`: 1,000 zero-latency tasks, instant models, no ReAct.
+    `optimizations_only`: run only in the compiler-optimizations view (a naive plan made to
+    exercise an optimization, not a fair plan to race the baselines with)."""
 
     name: str
     build: Callable[[int], list[Item]] = field(repr=False)
     stress: bool = False
+    optimizations_only: bool = False
 
 
 def search_task(idx: int, query: str, item_id: str) -> GoldTask:
@@ -126,6 +159,70 @@ def parallelqa(n: int) -> list[Item]:
         items.append(
             Item(
                 "parallelqa",
+                row["id"],
+                row["question"],
+                row["answer"],
+                tuple(tasks),
+                (SEARCH, MATH),
+                final=None if number is None else len(tasks),
+            )
+        )
+    return items
+
+
+def pairwise(n: int) -> list[Item]:
+    """ParallelQA questions over three or more entities, planned naively one pair at a time.
+
+    The plan compares the first entity with each of the others in turn: per pair a search of
+    each side and a math comparing them, then a math over the pairs. The first entity is
+    searched once per pair (the same call, the same result), which is the waste common-call
+    elimination removes; with two entities there is one pair and no repeat, so those items are
+    left out. Questions, entities and answers are the shipped ParallelQA items; as in
+    `parallelqa`, intermediate math results are seeded stand-ins and a numeric answer is the
+    last math's result (`join(final=…)`).
+    """
+    items = []
+    rows = [row for row in load("llmcompiler", "parallelqa") if len(row["entities"]) >= 3]
+    for row in rows[:n]:
+        first, *others = row["entities"]
+        rng = random.Random(f"pairwise/{row['id']}")
+        tasks: list[GoldTask] = []
+        searched: dict[str, GoldTask] = {}
+        comparisons = []
+        for other in others:
+            sides = []
+            for entity in (first, other):
+                idx = len(tasks) + 1
+                earlier = searched.get(entity)
+                task = search_task(idx, entity, row["id"])
+                if earlier is not None:  # the same call returns the same passage
+                    task = replace(
+                        task, result=earlier.result, evidence=earlier.evidence, quote=earlier.quote
+                    )
+                searched.setdefault(entity, task)
+                tasks.append(task)
+                sides.append(idx)
+            comparisons.append(len(tasks) + 1)
+            tasks.append(
+                math_task(
+                    len(tasks) + 1,
+                    f"compare {first} with {other} after the changes the question describes",
+                    sides,
+                    round(rng.uniform(10, 10_000), 2),
+                )
+            )
+        number = as_number(row["answer"])
+        tasks.append(
+            math_task(
+                len(tasks) + 1,
+                "combine the pairwise comparisons to answer the question",
+                comparisons,
+                number if number is not None else round(rng.uniform(10, 10_000), 2),
+            )
+        )
+        items.append(
+            Item(
+                "pairwise",
                 row["id"],
                 row["question"],
                 row["answer"],
@@ -300,7 +397,8 @@ WORKLOADS: dict[str, Workload] = {
         Workload("movie", movie),
         Workload("parallelqa", parallelqa),
         Workload("nestful", nestful),
-        Workload("stress-wide", stress("wide"), True),
-        Workload("stress-deep", stress("deep"), True),
+        Workload("pairwise", pairwise, optimizations_only=True),
+        Workload("stress-wide", stress("wide"), stress=True),
+        Workload("stress-deep", stress("deep"), stress=True),
     )
 }
