@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from langchain_core.tools import tool
 
 from agent.plan import PlanParser, Task, parse_plan
+from tests.test_plan_parser import math, search
 
 EXAMPLES = int(os.environ.get("LLMCOMPILER_FUZZ_EXAMPLES", "300"))
 CORPUS = Path(__file__).parent / "fuzz_corpus"
@@ -27,18 +27,6 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-@tool
-def search(query: str) -> str:
-    """Search."""
-    return query
-
-
-@tool
-def math(problem: str, context: list[str] | None = None) -> str:
-    """Math."""
-    return problem
 
 
 TOOLS = [search, math]
