@@ -16,6 +16,7 @@ from langchain_core.callbacks import (
     AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
     BaseCallbackHandler,
+    BaseCallbackManager,
     Callbacks,
 )
 from langchain_core.messages import AIMessage
@@ -125,7 +126,14 @@ def child_callbacks(run_manager: AsyncCallbackManagerForLLMRun | None) -> Callba
 
 
 def metered(config: RunnableConfig, meter: UsageMeter, parent: Callbacks) -> RunnableConfig:
-    """`config` with `meter` added to the `parent` callbacks (tracing is kept)."""
-    manager = AsyncCallbackManager.configure(inheritable_callbacks=parent)
+    """`config` with `meter` added to the `parent` callbacks (tracing is kept).
+
+    A parent manager is copied rather than configured afresh: this runs for every tool call,
+    and the callee configures its own run manager from it anyway.
+    """
+    if isinstance(parent, BaseCallbackManager):
+        manager = parent.copy()
+    else:
+        manager = AsyncCallbackManager.configure(inheritable_callbacks=parent)
     manager.add_handler(meter, inherit=True)
     return {**config, "callbacks": manager}
