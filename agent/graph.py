@@ -8,11 +8,8 @@ START ──► planner ──┐   (same superstep; linked in-process by agent.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -21,37 +18,15 @@ from langgraph.store.base import BaseStore
 from agent.context import Context
 from agent.joiner import make_joiner, route_after_joiner
 from agent.models import ModelSpec
-from agent.plan import JOIN
 from agent.planner import make_planner
 from agent.prompts import DEFAULT_EXAMPLES
 from agent.scheduler import make_scheduler
 from agent.state import InputState, OutputState, State
-
-
-def _as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:
-    """A plain (async) function becomes a tool; its docstring, if any, is the description."""
-    if isinstance(item, BaseTool):
-        return item
-    description = inspect.getdoc(item) or f"{item.__name__}{inspect.signature(item)}"
-    if inspect.iscoroutinefunction(item):
-        return StructuredTool.from_function(coroutine=item, description=description)
-    return StructuredTool.from_function(item, description=description)
-
-
-def _as_tools(tools: Sequence[BaseTool | Callable[..., Any]]) -> dict[str, BaseTool]:
-    named: dict[str, BaseTool] = {}
-    for item in tools:
-        converted = _as_tool(item)
-        if converted.name == JOIN:
-            raise ValueError("'join' is reserved by the plan language; rename the tool")
-        if converted.name in named:
-            raise ValueError(f"two tools are named {converted.name!r}")
-        named[converted.name] = converted
-    return named
+from agent.toolset import ToolLike, named_tools
 
 
 def create_llm_compiler(
-    tools: Sequence[BaseTool | Callable[..., Any]],
+    tools: Sequence[ToolLike],
     *,
     planner: ModelSpec | None = None,
     joiner: ModelSpec | None = None,
@@ -67,7 +42,7 @@ def create_llm_compiler(
     ones that use your tools. `store` holds the cross-run result cache of tools marked
     `metadata={"cache_ttl_s": ...}` (the dev server and LangGraph Server bring their own).
     """
-    named = _as_tools(tools)
+    named = named_tools(tools)
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )

@@ -21,9 +21,7 @@ from pydantic import BaseModel
 
 from agent.references import find_references
 from agent.references import is_exact_reference as _is_exact
-
-JOIN = "join"
-"""The pseudo-tool that ends a plan; its task depends on every task of the plan."""
+from agent.toolset import JOIN, ToolLike, named_tools
 
 _START = re.compile(r"[ \t]*(?:([0-9]+)[ \t]*[.)][ \t]*([A-Za-z_][\w.-]*)|(join))[ \t]*\(")
 """A task line up to its `(`: `N. tool(` or `N) tool(`, or an unnumbered `join(`."""
@@ -97,13 +95,12 @@ class PlanParser:
 
     def __init__(
         self,
-        tools: Iterable[BaseTool] | Mapping[str, BaseTool],
+        tools: Iterable[ToolLike] | Mapping[str, ToolLike],
         *,
         known: Iterable[int] = (),
         max_tasks: int | None = None,
     ) -> None:
-        items = tools.items() if isinstance(tools, Mapping) else ((t.name, t) for t in tools)
-        self._signatures = {name: _signature(tool) for name, tool in items}
+        self._signatures = {name: _signature(t) for name, t in named_tools(tools).items()}
         self._earlier = set(known)  # valid reference targets: known plus this plan's tasks
         self._top = max(self._earlier, default=0)
         self._plan_indices: list[int] = []  # this plan's tasks so far, errors included
@@ -476,7 +473,7 @@ def _bind(
 
 def parse_plan(
     text: str,
-    tools: Iterable[BaseTool] | Mapping[str, BaseTool],
+    tools: Iterable[ToolLike] | Mapping[str, ToolLike],
     *,
     known: Iterable[int] = (),
     max_tasks: int | None = None,

@@ -503,3 +503,18 @@ def test_end_of_plan_anywhere_in_a_line() -> None:
         Task(1, "calc", {"expression": "1"}, []),
         join(2, [1], thought="done. <END_OF_PLAN>"),
     ]
+
+
+def test_plain_functions_are_accepted_like_the_graph_accepts_them() -> None:
+    def lookup_price(item: str, currency: str = "EUR") -> str:
+        return item
+
+    async def fetch(url: str) -> str:
+        return url
+
+    tasks = parse_plan(
+        '1. lookup_price("tea", currency="USD")\n2. fetch(url="$1")', [lookup_price, fetch]
+    )
+    assert tasks[0] == Task(1, "lookup_price", {"item": "tea", "currency": "USD"}, [])
+    assert tasks[1] == Task(2, "fetch", {"url": "$1"}, [1])
+    assert "unknown tool" in (parse_plan("1. nope()", [fetch])[0].error or "")
