@@ -82,10 +82,13 @@ class Trial:
     answer: str
 
 
-def _trial(tmp: Path, kill_after: float) -> Trial:
+def _trial(tmp: Path, kill_after: float) -> Trial | None:
+    """One kill and resume; None when the run had already finished when the kill came."""
     db, journal = tmp / "checkpoints.sqlite", tmp / "journal.txt"
     _run(db, journal, "start", kill_after)
     before = _lines(journal)
+    if any(line.startswith("answer") for line in before):
+        return None
     events = [line for line in before if line.startswith("event")]
     phase = events[-1] if events else "before the first event"
     recorded = _recorded(db)
@@ -125,15 +128,23 @@ def test_killed_anywhere_and_resumed_every_call_runs_at_most_once_more(
     for directory in dirs:
         directory.mkdir()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        trials = list(pool.map(_trial, dirs, points))
-    phases = Counter(t.phase.split()[1] if t.phase.startswith("event") else t.phase for t in trials)
+        trials = [t for t in pool.map(_trial, dirs, points) if t is not None]
+    assert len(trials) >= TRIALS * 3 // 4, "most kills must land before the run ends"
     for trial in trials:
         assert trial.answer == answer, trial
         assert all(len(keys) == 1 for keys in trial.keys.values()), trial.keys  # stable keys
         assert set(trial.starts) == set(RESULTS)
         assert all(count <= 2 for count in trial.starts.values())
-    # The seeded kill points really landed in every phase of the run.
-    assert phases["task_started"] + phases["task_planned"] >= 2, phases  # plan streaming
-    assert phases["replan"] >= 1, phases  # between the joiner's replan and the next plan
-    assert any(t.recorded == {1, 2, 3} for t in trials)  # joiner or second planner running
-    assert any(5 in t.starts and t.starts[5] == 2 for t in trials)  # second round's tools
+    # The seeded kill points cover the run's stages, told apart by what the checkpoint held.
+    stages = {_stage(t.recorded) for t in trials}
+    assert "between rounds" in stages and len(stages) >= 3, stages
+
+
+def _stage(recorded: set[int]) -> str:
+    if not recorded:
+        return "first plan streaming"
+    if recorded < {1, 2, 3}:
+        return "first round's tools"
+    if recorded == {1, 2, 3}:
+        return "between rounds"  # the joiner, the replan, or the second plan streaming
+    return "second round's tools or final joiner"
