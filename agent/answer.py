@@ -15,8 +15,9 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import agenerate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
 from agent.models import astream_with_retry
@@ -123,8 +124,7 @@ class AnswerStream(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join([c.text async for c in self._astream(messages, stop, run_manager)])
-        return ChatResult(generations=[ChatGeneration(message=AIMessageChunk(content=text))])
+        return await agenerate_from_stream(self._astream(messages, stop, run_manager))
 
     def _generate(
         self,

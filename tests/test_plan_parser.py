@@ -452,51 +452,6 @@ def test_any_chunking_of_a_plan_parses_the_same(data: st.DataObject) -> None:
     assert [t.is_join for t in whole].count(True) == 1 and whole[-1].is_join
 
 
-_SOUP = st.lists(
-    st.sampled_from(
-        [
-            "1. ",
-            "2) ",
-            "search(",
-            "join(",
-            "(",
-            ")",
-            "[",
-            "]",
-            "{",
-            "}",
-            '"',
-            "'",
-            '"""',
-            ",",
-            "#",
-            "$1",
-            "${2}",
-            "$",
-            "\\",
-            "\n",
-            "\r",
-            "\r\n",
-            " ",
-            "x",
-            "Thought:",
-            "<END_OF_PLAN>",
-            "```",
-        ]
-    ),
-    max_size=40,
-).map("".join)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_any_chunking_of_arbitrary_text_parses_the_same(data: st.DataObject) -> None:
-    text = data.draw(_SOUP)
-    whole = parse_plan(text, TOOLS)
-    assert stream(text, data.draw(_cuts(text))) == whole
-    assert whole[-1].is_join
-
-
 def test_end_of_plan_anywhere_in_a_line() -> None:
     text = '1. calc("1")\nThought: done. <END_OF_PLAN>\n2. calc("2")'
     assert parse(text) == [

@@ -147,27 +147,43 @@ def parallelqa(n: int) -> list[Item]:
             )
             for i, e in enumerate(entities, 1)
         ]
-        number = as_number(row["answer"])  # else a comparison the joiner puts in words
-        tasks.append(
-            math_task(
-                2 * branches + 1,
+        items.append(
+            _answered(
+                "parallelqa",
+                row,
+                tasks,
+                rng,
                 "compare the changed values to answer the question",
                 range(branches + 1, 2 * branches + 1),
-                number if number is not None else round(rng.uniform(10, 10_000), 2),
-            )
-        )
-        items.append(
-            Item(
-                "parallelqa",
-                row["id"],
-                row["question"],
-                row["answer"],
-                tuple(tasks),
-                (SEARCH, MATH),
-                final=None if number is None else len(tasks),
             )
         )
     return items
+
+
+def _answered(
+    workload: str,
+    row: dict[str, Any],
+    tasks: list[GoldTask],
+    rng: random.Random,
+    problem: str,
+    inputs: Sequence[int],
+) -> Item:
+    """The item, once a last math over `inputs` answers the question: with the item's answer
+    when it is a number (so the plan ends `join(final=…)`), else a seeded stand-in and the
+    joiner puts the comparison in words."""
+    number = as_number(row["answer"])
+    result = number if number is not None else round(rng.uniform(10, 10_000), 2)
+    tasks.append(math_task(len(tasks) + 1, problem, inputs, result))
+    final = None if number is None else len(tasks)
+    return Item(
+        workload,
+        row["id"],
+        row["question"],
+        row["answer"],
+        tuple(tasks),
+        (SEARCH, MATH),
+        final=final,
+    )
 
 
 def pairwise(n: int) -> list[Item]:
@@ -211,26 +227,8 @@ def pairwise(n: int) -> list[Item]:
                     round(rng.uniform(10, 10_000), 2),
                 )
             )
-        number = as_number(row["answer"])
-        tasks.append(
-            math_task(
-                len(tasks) + 1,
-                "combine the pairwise comparisons to answer the question",
-                comparisons,
-                number if number is not None else round(rng.uniform(10, 10_000), 2),
-            )
-        )
-        items.append(
-            Item(
-                "pairwise",
-                row["id"],
-                row["question"],
-                row["answer"],
-                tuple(tasks),
-                (SEARCH, MATH),
-                final=None if number is None else len(tasks),
-            )
-        )
+        problem = "combine the pairwise comparisons to answer the question"
+        items.append(_answered("pairwise", row, tasks, rng, problem, comparisons))
     return items
 
 
