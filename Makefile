@@ -3,6 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SOURCES := agent graphs tools llmcompiler_cli llmcompiler_bench llmcompiler_scripted tests
 
 .PHONY: install test lint typecheck pytest demo bench fuzz load lock clean
 
@@ -15,8 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent graphs tools tests
-	$(BIN)/ruff format --check agent graphs tools tests
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,11 +36,11 @@ bench: $(STAMP)
 
 # 100 concurrent runs on `langgraph dev` with scripted models: completed / failed / lost, p50/p95.
 load: $(STAMP)
-	$(BIN)/python -m agent.loadtest --threads 100
+	$(BIN)/python -m llmcompiler_cli.loadtest --threads 100
 
 # Parser fuzzing at depth (outside CI; `make test` runs a few hundred examples).
 fuzz: $(STAMP)
-	LLMCOMPILER_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/test_fuzz_parser.py -p no:cacheprovider
+	LLMCOMPILER_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/unit/test_fuzz_parser.py -p no:cacheprovider
 
 # Refresh the pins: resolve the newest allowed versions in a scratch venv and freeze them.
 lock:

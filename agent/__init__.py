@@ -1,12 +1,24 @@
 """LLMCompiler engine: planner, streaming scheduler and joiner as LangGraph nodes."""
 
 from agent.context import Context
+from agent.errors import (
+    ConcurrentRunError,
+    FieldAccessError,
+    LLMCompilerError,
+    ModelNotConfiguredError,
+    PlanAborted,
+)
 from agent.graph import create_llm_compiler
 from agent.plan import PlanParser, Task, parse_plan
 from agent.state import State, TaskRecord
 
 __all__ = [
+    "ConcurrentRunError",
     "Context",
+    "FieldAccessError",
+    "LLMCompilerError",
+    "ModelNotConfiguredError",
+    "PlanAborted",
     "PlanParser",
     "State",
     "Task",

@@ -1,4 +1,4 @@
-"""The custom stream events of SPEC.md (`stream_mode="custom"`), as plain JSON-safe dicts.
+"""The custom stream events of docs/protocol.md (`stream_mode="custom"`), as plain JSON-safe dicts.
 
 Emitted from inside task bodies, so a resumed run emits events only for what it really does.
 """
@@ -25,7 +25,7 @@ def task_planned(task: Task, round_: int) -> None:
     )
 
 
-def announce_plan(tasks: Sequence[Task], round_: int, limit: int) -> int:
+def tasks_planned(tasks: Sequence[Task], round_: int, limit: int) -> int:
     """`task_planned` for each task (and `task_finished` for a static error); returns the
     number of tasks, `join` not counted."""
     count = 0

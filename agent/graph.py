@@ -1,6 +1,6 @@
 """`create_llm_compiler`: planner, scheduler and joiner assembled into one LangGraph graph.
 
-START ──► planner ──┐   (same superstep; linked in-process by agent.session)
+START ──► planner ──┐   (same superstep; linked in-process by agent.handoff)
    └────► scheduler ┴──► joiner ──► END
              ▲                 │ replan
              └─────────────────┘ (planner and scheduler again)

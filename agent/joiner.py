@@ -1,6 +1,6 @@
 """The joiner node: reads the results, then answers or asks for a new plan.
 
-It speaks the text protocol of SPEC.md (`Thought:` / `Action: Finish(...)` or `Replan(...)`)
+It speaks the text protocol of docs/protocol.md (`Thought:` / `Action: Finish(...)` or `Replan(...)`)
 so any chat model can drive it; output it cannot parse is taken as the answer itself.
 """
 
@@ -19,9 +19,10 @@ from langgraph.runtime import Runtime
 from agent import events
 from agent.answer import AnswerStream
 from agent.context import Context, context_of, price_override
+from agent.errors import FieldAccessError
 from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
-from agent.references import FieldAccessError, resolve_references, result_text
+from agent.references import resolve_references, result_text
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
 from agent.usage import Usage, UsageMeter, total

@@ -25,15 +25,18 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from agent.errors import ModelNotConfiguredError
+
 ModelSpec = BaseChatModel | str
 
 _TRANSIENT_STATUS = {408, 409, 429}
+NO_MODEL_HINT = (
+    "no model configured: set OPENAI_API_KEY for OpenAI, or point at an OpenAI-compatible "
+    "server with --base-url (e.g. http://localhost:11434/v1 for Ollama) and --model "
+    "openai:<model name>, or pass --model provider:model for another provider"
+)
 LOCAL_SERVER_API_KEY = "not-needed"
 """Sent to an OpenAI-compatible base URL when OPENAI_API_KEY is unset."""
-
-
-class ModelNotConfiguredError(RuntimeError):
-    """No usable model: missing provider package, API key or base URL."""
 
 
 _TRANSIENT_TYPES = (ConnectionError, TimeoutError, httpx.TransportError)
@@ -111,6 +114,19 @@ def _build_chat_model(spec: str, base_url: str | None, temperature: float | None
         return init_chat_model(name, model_provider=provider, **kwargs)
     except Exception as exc:  # missing key, unknown provider, package not installed
         raise ModelNotConfiguredError(f"cannot build chat model {spec!r}: {exc}") from exc
+
+
+def check_model(spec: str, *, base_url: str | None, temperature: float | None = None) -> None:
+    """Fail fast, before a run, when `spec` cannot be built (raises ModelNotConfiguredError
+    with a hint): an OpenAI model needs OPENAI_API_KEY or an OpenAI-compatible base URL."""
+    provider = spec.partition(":")[0] if ":" in spec else "openai"
+    has_server = base_url or os.environ.get("OPENAI_BASE_URL")
+    if provider == "openai" and not (os.environ.get("OPENAI_API_KEY") or has_server):
+        raise ModelNotConfiguredError(NO_MODEL_HINT)
+    try:
+        load_chat_model(spec, base_url=base_url, temperature=temperature)
+    except ModelNotConfiguredError as exc:
+        raise ModelNotConfiguredError(f"{exc}\nhint: {NO_MODEL_HINT}") from exc
 
 
 def resolve_model(

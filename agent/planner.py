@@ -19,10 +19,10 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.context import Context, context_of, price_override
+from agent.live_round import LiveRound, join_round, leave_round, live_round, round_key
 from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.plan import PlanParser, Task, parse_plan
 from agent.prompts import planner_messages
-from agent.session import PlanSession, enter_session, get_session, leave_session, session_key
 from agent.state import (
     RoundRecord,
     State,
@@ -43,12 +43,12 @@ class PlanOutput(TypedDict):
     usage: Usage
 
 
-def _announce(session: PlanSession, tasks: Sequence[Task], round_: int) -> int:
-    """Emit the plan events of newly parsed tasks, dispatch them; return how many (no join)."""
-    session.live_plan.extend(tasks)
-    count = events.announce_plan(tasks, round_, session.context.result_preview_chars)
-    if session.context.streaming_dispatch and not session.context.approve_plan:
-        session.publish(tasks)
+def _hand_off(live: LiveRound, tasks: Sequence[Task], round_: int) -> int:
+    """Emit the plan events of newly parsed tasks, hand them off; return how many (no join)."""
+    live.live_plan.extend(tasks)
+    count = events.tasks_planned(tasks, round_, live.context.result_preview_chars)
+    if live.context.streaming_dispatch and not live.context.approve_plan:
+        live.handoff.send(tasks)
     return count
 
 
@@ -61,15 +61,15 @@ async def stream_plan(
     where it stands: tasks already dispatched stay consistent with the recorded text, and the
     joiner sees the error.
     """
-    session = get_session(key)
-    ctx = session.context
-    parser = PlanParser(session.tools, known=known, max_tasks=ctx.max_tasks_per_plan)
+    live = live_round(key)
+    ctx = live.context
+    parser = PlanParser(live.tools, known=known, max_tasks=ctx.max_tasks_per_plan)
     pieces: list[str] = []
     n_tasks = 0
     error: str | None = None
     meter = UsageMeter(price_override(ctx))
     try:
-        model = session.planner_model
+        model = live.planner_model
         assert model is not None
         config: RunnableConfig = {
             "run_name": "planner_model",
@@ -85,10 +85,10 @@ async def stream_plan(
             piece = chunk.text
             if piece:
                 pieces.append(piece)
-                n_tasks += _announce(session, parser.feed(piece), round_)
+                n_tasks += _hand_off(live, parser.feed(piece), round_)
     except Exception as exc:
         error = f"the planner model failed: {type(exc).__name__}: {exc}"
-    n_tasks += _announce(session, parser.close(), round_)
+    n_tasks += _hand_off(live, parser.close(), round_)
     events.plan_finished(round_, n_tasks)
     return PlanOutput(text="".join(pieces), error=error, usage=meter.usage)
 
@@ -103,8 +103,8 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
 
     async def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = context_of(runtime.context)
-        key = session_key(runtime)
-        session = enter_session(key, tools, ctx)
+        key = round_key(runtime)
+        live = join_round(key, tools, ctx)
         round_ = current_round(state)
         earlier_tasks = turn_tasks(state)
         earlier_rounds = turn_rounds(state)
@@ -114,7 +114,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
         try:
             output: PlanOutput
             try:
-                session.planner_model = _planner_model(model, ctx)
+                live.planner_model = _planner_model(model, ctx)
             except Exception as exc:
                 output = PlanOutput(
                     text="", error=f"the planner model is not usable: {exc}", usage=no_usage()
@@ -134,17 +134,17 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                 )
                 output = await stream_plan_task(key, prompt, round_, known)
                 # Parsed as it streamed, unless the plan was replayed from a checkpoint.
-                plan = session.live_plan or parse_plan(
+                plan = live.live_plan or parse_plan(
                     output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
                 )
-            session.publish(plan, total=0)  # after a resume: the replayed plan, all at once
-            session.end_plan()
-            await session.scheduler_outcome()
+            live.handoff.send(plan, position=0)  # after a resume: the replayed plan, at once
+            live.handoff.end()
+            await live.handoff.scheduler_outcome()
         except BaseException as exc:
-            session.abort(exc)
+            live.handoff.fail(exc)
             raise
         finally:
-            leave_session(session)
+            leave_round(live)
         record = RoundRecord(
             round=round_,
             question_id=question_id(state),

@@ -2,7 +2,7 @@
 
 The planner sees the tool list, the plan language, worked examples, the conversation, and on a
 replan the earlier plans with their observations and the joiner's reasons. The joiner sees the
-question and the results and answers in the text protocol of SPEC.md, which any chat model can
+question and the results and answers in the text protocol of docs/protocol.md, which any chat model can
 follow (no tool calling needed).
 """
 

@@ -4,7 +4,7 @@ The parser calls `find_references` to learn a task's dependencies and reject bad
 the scheduler calls `resolve_references` with the results of exactly those dependencies. Both
 use the same patterns, so what counts as a reference at parse time is what gets substituted.
 
-Rules (SPEC "Plan language"):
+Rules (docs/protocol.md, "Plan language"):
 - `${N}` anywhere, and a string that is exactly `$N`, are always references.
 - A bare `$N` inside a longer string is a reference only when N is an earlier task; otherwise it
   is plain text (`"under $5"`). `$12` is task 12, never task 1 followed by "2".
@@ -24,6 +24,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent.errors import FieldAccessError
+
 _STEP = (
     r"\.[A-Za-z_]\w*"
     r"|\[\s*-?[0-9]+\s*\]"
@@ -33,10 +35,6 @@ _STEP = (
 _REF = re.compile(rf"\$\{{([0-9]+)\}}((?:{_STEP})*)|\$([0-9]+)((?:{_STEP})*)")
 """A reference with its field path: `${N}` (groups 1, 2) or bare `$N` (groups 3, 4)."""
 _STEPS = re.compile(_STEP)
-
-
-class FieldAccessError(ValueError):
-    """A field path that does not exist in the referenced result."""
 
 
 @dataclass(frozen=True)

@@ -29,18 +29,19 @@ from langgraph.runtime import Runtime
 from agent import events
 from agent.cache import ResultCache, cache_ttl_s
 from agent.context import Context, context_of, price_override
+from agent.errors import FieldAccessError
+from agent.live_round import (
+    LiveRound,
+    idempotency_prefix,
+    join_round,
+    leave_round,
+    live_round,
+    round_key,
+)
 from agent.plan import Task
-from agent.references import FieldAccessError, resolve_references
+from agent.references import resolve_references
 from agent.results import to_stored
 from agent.review import review_plan
-from agent.session import (
-    PlanSession,
-    enter_session,
-    get_session,
-    idempotency_prefix,
-    leave_session,
-    session_key,
-)
 from agent.state import (
     PlanReview,
     State,
@@ -79,14 +80,14 @@ def _is_async(tool: BaseTool) -> bool:
 
 
 async def _invoke(
-    session: PlanSession, tool: BaseTool, args: dict[str, Any], config: RunnableConfig
+    live: LiveRound, tool: BaseTool, args: dict[str, Any], config: RunnableConfig
 ) -> Any:
     """Async tools run on the loop; sync tools in the engine's own pool (not the default 6)."""
     if _is_async(tool):
         return await tool.ainvoke(args, config)
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
-    return await loop.run_in_executor(session.executor, call)
+    return await loop.run_in_executor(live.executor, call)
 
 
 def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) -> RunnableConfig:
@@ -112,17 +113,17 @@ async def call_tool(
     `serial_after` is the previous call of the same tool when that tool is not parallel-safe
     (`metadata={"parallel": False}`): such calls run one at a time, in plan order.
     """
-    session = get_session(key)
-    ctx = session.context
-    deps = [await session.outcome(idx) for idx in record["deps"]]
+    live = live_round(key)
+    ctx = live.context
+    deps = [await live.outcomes.of(idx) for idx in record["deps"]]
     failed = next((dep for dep in deps if dep["status"] != "done"), None)
     if failed is not None:
         reason = f"skipped: dependency ${failed['idx']} ({failed['tool']}) {failed['status']}"
         final = _finish(record, "skipped", error=f"{reason}: {failed['error']}")
     else:
         results = {dep["idx"]: dep["result"] for dep in deps}
-        final = await _run(session, ctx, record, results, idempotency_key, serial_after)
-    session.settle(final)
+        final = await _run(live, ctx, record, results, idempotency_key, serial_after)
+    live.outcomes.settle(final)
     events.task_finished(final, ctx.result_preview_chars)
     return final
 
@@ -136,42 +137,42 @@ every call would rebuild the runnable)."""
 
 
 async def _run(
-    session: PlanSession,
+    live: LiveRound,
     ctx: Context,
     record: TaskRecord,
     results: Mapping[int, Any],
     idempotency_key: str,
     serial_after: int | None,
 ) -> TaskRecord:
-    tool = session.tools[record["tool"]]
+    tool = live.tools[record["tool"]]
     try:
         args = resolve_references(record["args"], results)
     except FieldAccessError as exc:
         return _finish(record, "error", error=str(exc))
     if serial_after is not None:
-        await session.outcome(serial_after)
+        await live.outcomes.of(serial_after)
     call = call_key(tool.name, args)
     if ctx.dedupe_calls and is_pure(tool):
-        earlier = await session.same_call(call, record["idx"])
+        earlier = await live.outcomes.same_call(call, record["idx"])
         if earlier is not None:
             return _finish(
                 record, "done", result=earlier["result"], deduplicated_from=earlier["idx"]
             )
     ttl = cache_ttl_s(tool)
-    cache = session.cache if ctx.cache_results and ttl is not None else None
+    cache = live.cache if ctx.cache_results and ttl is not None else None
     if cache is not None and ttl is not None:
         hit = await cache.lookup(tool.name, call, ttl)
         if hit is not None:
             return _finish(record, "done", result=hit.result, cache_hit=True)
     meter = UsageMeter(price_override(ctx))
     config = _tool_config(record, idempotency_key, meter)
-    async with session.semaphore:
+    async with live.slots:
         started = time.time()
         record = {**record, "status": "running", "started_at": started}
         events.task_started(record, args, ctx.result_preview_chars)
         try:
             async with asyncio.timeout(ctx.tool_timeout_s):
-                value = await _invoke(session, tool, args, config)
+                value = await _invoke(live, tool, args, config)
         except TimeoutError:
             return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
@@ -204,12 +205,10 @@ def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
     )
 
 
-def _settle_replayed(
-    session: PlanSession, expected: TaskRecord, future: Future[TaskRecord]
-) -> None:
+def _settle_replayed(live: LiveRound, expected: TaskRecord, future: Future[TaskRecord]) -> None:
     """A call replayed from the checkpoint runs no body: publish its outcome from here."""
     if not future.cancelled() and future.exception() is None:
-        session.settle(_matches(expected, future.result()))
+        live.outcomes.settle(_matches(expected, future.result()))
 
 
 async def review_required(approve_plan: bool) -> bool:
@@ -228,7 +227,7 @@ review_required_task = task(review_required)
 class _Dispatcher:
     """Issues one `call_tool` per planned task, in plan order, and collects the records."""
 
-    session: PlanSession
+    live: LiveRound
     key: str
     turn_key: str
     round_: int
@@ -243,16 +242,16 @@ class _Dispatcher:
         record = new_record(planned, self.round_)
         if planned.error is not None:
             if planned.idx not in self.claimed:  # a duplicate index never shadows the original
-                self.session.settle(record)
+                self.live.outcomes.settle(record)
         else:
             serial_after = None
-            if not is_parallel_safe(self.session.tools[planned.tool]):
+            if not is_parallel_safe(self.live.tools[planned.tool]):
                 serial_after = self.last_call.get(planned.tool)
                 self.last_call[planned.tool] = planned.idx
             future = call_tool_task(
                 self.key, record, f"{self.turn_key}|{planned.idx}", serial_after
             )
-            future.add_done_callback(functools.partial(_settle_replayed, self.session, record))
+            future.add_done_callback(functools.partial(_settle_replayed, self.live, record))
             self.calls.append((len(self.records), future))
         self.claimed.add(planned.idx)
         self.records.append(record)
@@ -272,22 +271,22 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
 
     async def scheduler(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = context_of(runtime.context)
-        key = session_key(runtime)
-        session = enter_session(key, tools, ctx)
+        key = round_key(runtime)
+        live = join_round(key, tools, ctx)
         if runtime.store is not None:
-            session.cache = ResultCache(runtime.store)
+            live.cache = ResultCache(runtime.store)
         round_ = current_round(state)
         earlier = turn_tasks(state)
         for record in earlier:  # later rounds may reference (and reuse) earlier results
-            session.settle(record)
+            live.outcomes.settle(record)
             if not record["deps"] and is_pure(tools[record["tool"]]):
-                session.remember_call(call_key(record["tool"], record["args"]), record["idx"])
+                live.outcomes.remember_call(call_key(record["tool"], record["args"]), record["idx"])
         turn_key = idempotency_prefix(runtime, question_id(state))
-        dispatcher = _Dispatcher(session, key, turn_key, round_, {r["idx"] for r in earlier})
+        dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
         try:
             if await review_required_task(ctx.approve_plan):
-                plan = [planned async for planned in session.planned_tasks()]
+                plan = [planned async for planned in live.handoff.tasks()]
                 decision = review_plan(
                     plan,
                     round_,
@@ -299,21 +298,21 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                     round=round_, verdict=decision.verdict, reason=decision.reason
                 )
                 if decision.verdict == "edited":
-                    events.announce_plan(decision.tasks, round_, ctx.result_preview_chars)
+                    events.tasks_planned(decision.tasks, round_, ctx.result_preview_chars)
                 for planned in decision.tasks:
                     dispatcher.dispatch(planned)
             else:
-                async for planned in session.planned_tasks():
+                async for planned in live.handoff.tasks():
                     dispatcher.dispatch(planned)
             records = await dispatcher.finish()
         except BaseException as exc:
             dispatcher.cancel()
-            session.scheduler_finished(exc)
+            live.handoff.scheduler_finished(exc)
             raise
         else:
-            session.scheduler_finished()
+            live.handoff.scheduler_finished()
         finally:
-            leave_session(session)
+            leave_round(live)
         return {**update, "tasks": [*earlier, *records]}
 
     return scheduler

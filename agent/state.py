@@ -1,7 +1,7 @@
 """Graph state: the conversation, the turn's streaming task list, and its plan log.
 
 Everything here is JSON-serializable so checkpointers and the server can persist it; live
-objects (futures, queues, clients) stay in `agent.session`.
+objects (futures, queues, clients) stay in `agent.handoff`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
 
 
 class TaskRecord(TypedDict):
-    """One planned task of the current turn, as stored in state (SPEC: State)."""
+    """One planned task of the current turn, as stored in state (docs/protocol.md, "State")."""
 
     idx: int
     tool: str

@@ -28,8 +28,7 @@ from agent import Context, TaskRecord, create_llm_compiler
 from agent.context import context_of
 from agent.models import ModelSpec, ainvoke_with_retry, resolve_model
 from agent.prompts import DEFAULT_EXAMPLES
-from graphs.llmcompiler import EXAMPLES
-from tools import default_tools
+from tools import DEFAULT_TOOLS_EXAMPLES, default_tools
 
 Route = Literal["tools", "direct"]
 
@@ -126,4 +125,4 @@ def build_assistant(
     return builder.compile(checkpointer=checkpointer, name="assistant")
 
 
-graph = build_assistant(default_tools(), examples=EXAMPLES)
+graph = build_assistant(default_tools(), examples=DEFAULT_TOOLS_EXAMPLES)

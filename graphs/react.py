@@ -5,7 +5,7 @@ Same tools and Context (models, base URL) as the "llmcompiler" graph, for side-b
 
 from __future__ import annotations
 
-from agent.react import create_react_agent
+from graphs.react_agent import create_react_agent
 from tools import default_tools
 
 graph = create_react_agent(default_tools(), name="react")

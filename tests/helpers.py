@@ -13,12 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, tool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent import Context, create_llm_compiler
-from agent.testing import ModelProfile, ScriptedChatModel
+from llmcompiler_scripted import ModelProfile, ScriptedChatModel
+
+
+# The plan-language tests' tools (the parser reads only their names and argument schemas).
+@tool
+def search(query: str) -> str:
+    """Search the web."""
+    return query
+
+
+@tool
+def math(problem: str, context: list[str] | None = None) -> str:
+    """Solve a math problem."""
+    return problem
+
 
 STREAMING = ModelProfile(
     name="test-streaming", ttft_s=0.02, prefill_tok_per_s=1e9, decode_tok_per_s=400
@@ -93,13 +107,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str, Any]:
-    """Run `tests/apps/durable_run.py` on `target`, SIGKILL it once the fast branch finished
-    while the slow task still runs, resume on the same thread, and check nothing recorded ran
-    twice and every task kept its own result. Returns the resumed run's output."""
+    """Run `tests/integration/apps/durable_run.py` on `target`, SIGKILL it once the fast branch
+    finished while the slow task still runs, resume on the same thread, and check nothing
+    recorded ran twice and every task kept its own result. Returns the resumed run's output."""
 
     def spawn(mode: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.apps.durable_run", target, str(journal), mode, thread],
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.apps.durable_run",
+                target,
+                str(journal),
+                mode,
+                thread,
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -17,7 +17,8 @@ from langgraph.runtime import get_runtime
 from pydantic import BaseModel, BeforeValidator, Field
 
 from agent.context import Context
-from agent.models import ModelNotConfiguredError, ainvoke_with_retry, load_chat_model
+from agent.errors import ModelNotConfiguredError
+from agent.models import ainvoke_with_retry, load_chat_model
 from tools.arithmetic import EvaluationError, evaluate
 
 RETRIES = 2

@@ -1,0 +1,29 @@
+"""The engine's exceptions, in one place (all exported from `agent`).
+
+Few of them ever reach a caller: a tool's failure, a bad plan line or a model that cannot be
+reached becomes a recorded task error or plan note that the joiner sees. These are for the
+cases a caller must handle itself.
+"""
+
+from __future__ import annotations
+
+
+class LLMCompilerError(Exception):
+    """Base class of the engine's own exceptions."""
+
+
+class ModelNotConfiguredError(LLMCompilerError, RuntimeError):
+    """No usable model: missing provider package, API key or base URL."""
+
+
+class FieldAccessError(LLMCompilerError, ValueError):
+    """A field path (`$1.name`, `$2[0]`) that does not exist in the referenced result."""
+
+
+class PlanAborted(LLMCompilerError, RuntimeError):
+    """The partner node (planner or scheduler) failed; this one fails too, so that LangGraph
+    re-runs both on resume."""
+
+
+class ConcurrentRunError(LLMCompilerError, RuntimeError):
+    """A second run of the same thread started while the first is still running its round."""

@@ -1,0 +1,112 @@
+"""The in-process objects of one round of one run, shared by its planner and scheduler nodes.
+
+Both nodes (and the LangGraph tasks they issue) find the round by a key derived from the step
+they run in. It lives only while either node runs and is never persisted (state holds the
+records), so a resumed run builds a new one around the replayed plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+
+from agent.cache import ResultCache
+from agent.context import Context
+from agent.handoff import PlanHandoff
+from agent.outcomes import Outcomes
+from agent.plan import Task
+
+
+@dataclass
+class LiveRound:
+    """The hand-off, the outcome futures and the resources that cap and run tool calls."""
+
+    key: str
+    tools: Mapping[str, BaseTool]
+    context: Context
+    handoff: PlanHandoff = field(default_factory=PlanHandoff)
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    planner_model: BaseChatModel | None = None
+    live_plan: list[Task] = field(default_factory=list)
+    """Every task the planner parsed while streaming (empty when its plan was replayed)."""
+    cache: ResultCache | None = None
+    _slots: asyncio.Semaphore | None = None
+    _executor: ThreadPoolExecutor | None = None
+    _users: int = 0
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """Caps tool calls *running* at once; tasks waiting for dependencies hold no slot."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.context.max_concurrency))
+        return self._slots
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The engine's own pool for sync tools, sized to the concurrency cap."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=max(1, self.context.max_concurrency),
+                thread_name_prefix="llmcompiler-tool",
+            )
+        return self._executor
+
+    def _close(self) -> None:
+        if self._executor is not None:
+            # A sync tool's thread cannot be killed; its late result is discarded.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.handoff.close()
+
+
+_rounds: dict[str, LiveRound] = {}
+
+
+def _execution(runtime: Runtime[Context]) -> tuple[str | None, str, str]:
+    """Thread, namespace of the graph (not of the node task) and checkpoint of this step."""
+    info = runtime.execution_info
+    if info is None:
+        raise RuntimeError("LLMCompiler nodes must run inside a LangGraph graph")
+    return info.thread_id, info.checkpoint_ns.rpartition("|")[0], info.checkpoint_id
+
+
+def round_key(runtime: Runtime[Context]) -> str:
+    """Shared by the planner and scheduler of one step, unique per step, run and graph level."""
+    thread, namespace, checkpoint = _execution(runtime)
+    return f"{thread}|{namespace}|{checkpoint}"
+
+
+def idempotency_prefix(runtime: Runtime[Context], question_id: str | None) -> str:
+    """`thread | namespace | turn`: stable across a resume (unlike the checkpoint), distinct
+    across turns and across embeddings of the graph; a task's key appends its index."""
+    thread, namespace, _ = _execution(runtime)
+    return f"{thread}|{namespace}|{question_id}"
+
+
+def join_round(key: str, tools: Mapping[str, BaseTool], context: Context) -> LiveRound:
+    """Join (or open) the live round of `key`; pair every call with `leave_round`."""
+    live = _rounds.get(key)
+    if live is None:
+        live = _rounds[key] = LiveRound(key, tools=tools, context=context)
+    live._users += 1
+    return live
+
+
+def leave_round(live: LiveRound) -> None:
+    live._users -= 1
+    if live._users <= 0 and _rounds.get(live.key) is live:
+        del _rounds[live.key]
+        live._close()
+
+
+def live_round(key: str) -> LiveRound:
+    """The live round of a running step (used inside LangGraph task bodies)."""
+    try:
+        return _rounds[key]
+    except KeyError:
+        raise RuntimeError(f"no live LLMCompiler round for {key!r}") from None

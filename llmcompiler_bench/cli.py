@@ -1,0 +1,189 @@
+"""`llmcompiler bench`: the arguments and the command (wired into `llmcompiler_cli.main`).
+
+llmcompiler bench [--quick] [--workload NAME ...] [--n N] [--repeats R] [--time-scale F]
+                  [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png]
+llmcompiler bench --model provider:model [--base-url URL] [--n N]   # live hotpotqa
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from agent.errors import ModelNotConfiguredError
+from agent.models import check_model
+from llmcompiler_bench.export import payload, write_json
+from llmcompiler_bench.gantt import MISSING, chart_paths, draw
+from llmcompiler_bench.live import WORKLOAD as LIVE_WORKLOAD
+from llmcompiler_bench.live import run_live
+from llmcompiler_bench.optimizations import run_optimizations, summarize_optimizations
+from llmcompiler_bench.records import RunRecord
+from llmcompiler_bench.report import render
+from llmcompiler_bench.runner import Settings, run_simulated
+from llmcompiler_bench.summary import summarize
+from llmcompiler_bench.systems import SYSTEMS
+from llmcompiler_bench.workloads import WORKLOADS
+from llmcompiler_scripted import PROFILES
+
+QUICK_SCALE = 0.25
+DEFAULT_ITEMS = 3
+
+
+def _workloads(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WORKLOADS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown workload {', '.join(unknown)} (choose from {', '.join(WORKLOADS)})"
+        )
+    return names
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `llmcompiler bench` (see docs/benchmark.md)."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one item per workload at time scale {QUICK_SCALE} (under two minutes)",
+    )
+    parser.add_argument(
+        "--workload",
+        action="extend",
+        type=_workloads,
+        metavar="NAME",
+        help=f"repeatable or comma-separated; default all: {', '.join(WORKLOADS)}",
+    )
+    parser.add_argument(
+        "--n", type=_positive, help=f"items per workload (default {DEFAULT_ITEMS}; 1 with --quick)"
+    )
+    parser.add_argument("--repeats", type=_positive, default=1, help="runs per item (default 1)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        help=f"multiply every simulated duration (default 1; {QUICK_SCALE} with --quick)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="gpt-4o-mini-like",
+        help="simulated model preset (default gpt-4o-mini-like; its prices price live runs)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tool latencies")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write every raw figure here")
+    parser.add_argument(
+        "--gantt", type=Path, metavar="PATH.png", help="draw one timeline per item (matplotlib)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="PROVIDER:MODEL",
+        help="live mode: hotpotqa with this model and live Wikipedia search",
+    )
+    parser.add_argument("--base-url", help="live mode: an OpenAI-compatible server URL")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    workloads = tuple(dict.fromkeys(args.workload or ()))
+    if args.model:
+        workloads = (LIVE_WORKLOAD,)
+    return Settings(
+        workloads=workloads or tuple(WORKLOADS),
+        n=args.n if args.n is not None else 1 if args.quick else DEFAULT_ITEMS,
+        repeats=args.repeats,
+        time_scale=(
+            args.time_scale if args.time_scale is not None else QUICK_SCALE if args.quick else 1.0
+        ),
+        profile=PROFILES[args.profile],
+        seed=args.seed,
+        quick=args.quick,
+    )
+
+
+def _problem(args: argparse.Namespace) -> str | None:
+    """A reason not to start (before a possibly long run), or None."""
+    if args.gantt and importlib.util.find_spec("matplotlib") is None:
+        return MISSING
+    if args.model and set(args.workload or ()) - {LIVE_WORKLOAD}:
+        return f"live mode (--model) runs only the {LIVE_WORKLOAD} workload"
+    if args.model:
+        try:
+            check_model(args.model, base_url=args.base_url)
+        except ModelNotConfiguredError as exc:
+            return str(exc)
+    return None
+
+
+def _charts(path: Path, records: Sequence[RunRecord], console: Console) -> None:
+    """One chart per (workload, item) of the first repeat; the 1,000-task stress runs are
+    not drawn (a thousand lanes are not readable)."""
+    first = [r for r in records if r.repeat == 0 and not WORKLOADS[r.workload].stress]
+    keys = list(dict.fromkeys((r.workload, r.item) for r in first))
+    for key, target in chart_paths(path, keys).items():
+        runs = [r for r in first if (r.workload, r.item) == key]
+        draw(runs, target, f"{key[0]} item {key[1]}")
+        console.print(f"wrote {target}", markup=False)
+
+
+async def run_bench(args: argparse.Namespace, console: Console) -> int:
+    """Run the benchmark `args` describe, print the report; 0, or 2 when it cannot start."""
+    problem = _problem(args)
+    if problem:
+        console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+        return 2
+    settings = settings_from(args)
+
+    with console.status("benchmark: warming up") as status:
+
+        def progress(record: RunRecord) -> None:
+            variant = f" [{record.variant}]" if record.variant else ""
+            status.update(
+                f"benchmark: {record.workload} item {record.item} "
+                f"{SYSTEMS[record.system].label}{variant} {record.latency_s:.2f} s"
+            )
+
+        optimization_records: list[RunRecord] = []
+        if args.model:
+            records = await run_live(settings, args.model, args.base_url, progress)
+        else:
+            records = await run_simulated(settings, progress)
+            optimization_records = await run_optimizations(settings, progress)
+    summaries = [
+        summarize(
+            name,
+            records,
+            field_access_items=sum(i.uses_field_access for i in WORKLOADS[name].build(settings.n)),
+        )
+        for name in settings.workloads
+        if not WORKLOADS[name].optimizations_only
+    ]
+    optimizations = [
+        summarize_optimizations(name, optimization_records)
+        for name in settings.workloads
+        if optimization_records and not WORKLOADS[name].stress
+    ]
+    render(console, summaries, settings, live=args.model, optimizations=optimizations)
+    if args.json:
+        data = payload(
+            settings,
+            summaries,
+            records,
+            live=args.model,
+            optimizations=optimizations,
+            optimization_records=optimization_records,
+        )
+        write_json(args.json, data)
+        console.print(f"wrote {args.json}", markup=False)
+    if args.gantt:
+        _charts(args.gantt, records, console)
+    return 0

@@ -1,0 +1,147 @@
+"""The systems compared, each run through its real graph with a `Recorder` attached.
+
+LLMCompiler (streaming dispatch), LLMCompiler planning fully before running (the paper's
+non-streaming mode), sequential ReAct, parallel-call ReAct (`create_agent`), and for the
+stress workloads LLMCompiler with an `AsyncSqliteSaver` checkpointer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+
+from agent.context import Context
+from agent.graph import create_llm_compiler
+from graphs.react_agent import create_react_agent
+from llmcompiler_bench.recorder import Recorder
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    label: str
+    react: bool = False
+    streaming: bool = True
+    parallel_calls: bool = False
+    sqlite: bool = False
+
+
+LLMCOMPILER = System("llmcompiler", "LLMCompiler")
+PLAN_FIRST = System("llmcompiler-plan-first", "LLMCompiler (plan, then run)", streaming=False)
+SQLITE = System("llmcompiler-sqlite", "LLMCompiler + AsyncSqliteSaver", sqlite=True)
+REACT = System("react", "ReAct", react=True)
+REACT_PARALLEL = System("react-parallel", "ReAct (parallel calls)", react=True, parallel_calls=True)
+BASELINE_SYSTEMS = (LLMCOMPILER, PLAN_FIRST, REACT, REACT_PARALLEL)
+STRESS_SYSTEMS = (LLMCOMPILER, SQLITE)
+SYSTEMS = {s.name: s for s in (*BASELINE_SYSTEMS, SQLITE)}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a run needs besides the system: tools, models, prompts and the question."""
+
+    tools: Sequence[BaseTool]
+    planner: BaseChatModel
+    joiner: BaseChatModel
+    react_model: BaseChatModel
+    examples: str
+    question: str
+    context: Context = field(default_factory=Context)
+    store: BaseStore | None = None
+    """LLMCompiler's LangGraph store (the result cache lives there); None: no cache."""
+    stream_answer: bool = True
+    """Also consume the `messages` stream, as a chat client does, to time the first answer
+    token (off for the stress runs, whose figure is the engine's own overhead)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer: str
+    latency_s: float
+    recorder: Recorder
+    error: str | None = None
+    first_answer_s: float | None = None
+    """When the final answer's first token reached the `messages` stream client."""
+
+
+@contextlib.asynccontextmanager
+async def _checkpointer(system: System) -> AsyncIterator[BaseCheckpointSaver | None]:
+    if not system.sqlite:
+        yield None
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    with tempfile.TemporaryDirectory(prefix="llmcompiler-bench-") as directory:
+        path = Path(directory) / "checkpoints.sqlite"
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            yield saver
+
+
+def _graph(system: System, setup: Setup, saver: BaseCheckpointSaver | None) -> Any:
+    if system.react:
+        return create_react_agent(
+            setup.tools,
+            model=setup.react_model,
+            parallel_tool_calls=system.parallel_calls,
+        )
+    return create_llm_compiler(
+        setup.tools,
+        planner=setup.planner,
+        joiner=setup.joiner,
+        checkpointer=saver,
+        store=setup.store,
+        examples=setup.examples,
+    )
+
+
+async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") -> Outcome:
+    """One end-to-end run; latency runs from the call to the last state, graph built before.
+
+    The time to first answer token is when the first text of the final answer message reached
+    the `messages` stream: LLMCompiler's joiner streams only its answer there (the planner is
+    `nostream`), or writes the whole answer at once when `join(final=…)` skips it; a ReAct
+    model streams every turn, and the final turn is the one counted. A run that raises is
+    reported (answer empty, `error` set) rather than ending the benchmark.
+    """
+    recorder = Recorder()
+    context = replace(setup.context, streaming_dispatch=system.streaming)
+    config: dict[str, Any] = {
+        "callbacks": [recorder],
+        "configurable": {"thread_id": thread_id},
+        "recursion_limit": 10_000,
+    }
+    modes = ["custom", "values", *(["messages"] if setup.stream_answer else [])]
+    final: BaseMessage | None = None
+    error = None
+    async with _checkpointer(system) as saver:
+        graph = _graph(system, setup, saver)
+        recorder.start()
+        try:
+            async for mode, data in graph.astream(
+                {"messages": [("user", setup.question)]},
+                config,
+                context=context,
+                stream_mode=modes,
+            ):
+                if mode == "custom":
+                    recorder.event(data)
+                elif mode == "messages":
+                    recorder.message(data[0])
+                elif data.get("messages"):
+                    final = data["messages"][-1]
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        latency = recorder.now()
+    answer = str(final.content) if final is not None else ""
+    first = recorder.first_answer_s(final) if setup.stream_answer else None
+    return Outcome(answer, latency, recorder, error, first)

@@ -1,0 +1,426 @@
+"""Load test: many threads at once on a `langgraph dev` server, driven through `langgraph-sdk`.
+
+    python -m llmcompiler_cli.loadtest --threads 100 [--url http://127.0.0.1:2024] [--json PATH]
+
+Without `--url` it serves itself, on loopback: a scripted OpenAI-compatible model server at
+gpt-4o-mini-like speed (scaled 0.25) and `langgraph dev` with `--n-jobs-per-worker` at least the
+thread count (its default of 10 would measure queueing, not concurrency), both stopped by PID.
+Each thread asks its own question (so the cross-run result cache cannot answer for it); a run is
+completed when it succeeds and its final state holds the answer, failed when it errors, and
+lost otherwise (timed out, still pending, or finished without the answer). It is a benchmark,
+not a test: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from rich.console import Console
+from rich.table import Table
+
+from llmcompiler_scripted.timing import PROFILES
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+STARTUP_TIMEOUT_S = 60.0
+PROFILE = PROFILES["gpt-4o-mini-like"].scaled(0.25)
+"""Model speed of the self-served runs: 0.1 s to first token, 240 tokens/s."""
+
+QUESTION = "What is {i} times 7, what is {i} plus 8, and what is their sum?"
+"""Each thread's question, `{i}` replaced by its number."""
+
+
+def expected_answer(i: int) -> str:
+    """The scripted joiner's answer to thread `i`'s question."""
+    return f"{i} times 7 is {7 * i}, {i} plus 8 is {i + 8}, and their sum is {8 * i + 8}."
+
+
+def respond(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The scripted planner, joiner and `math` model for `QUESTION`, told apart by prompt."""
+    system, last = str(messages[0]["content"]), str(messages[-1]["content"])
+    asked = re.search(r"Question: What is (\d+) times 7", last)
+    if system.startswith("Plan how to answer") and asked:
+        i = asked.group(1)
+        return (
+            f'1. math("{i} times 7")\n2. math("{i} plus 8")\n'
+            '3. math("the sum of both", context=["$1", "$2"])\n4. join()'
+        )
+    if "Finish(" in system and asked:
+        answer = expected_answer(int(asked[1]))
+        return f"Thought: all three results are in\nAction: Finish({answer})"
+    problem = re.search(r"Problem: (\d+) (times|plus) (\d+)", last)
+    if problem:
+        op = "*" if problem[2] == "times" else "+"
+        return f"Expression: {problem[1]} {op} {problem[3]}"
+    terms = re.findall(r"^- (\d+)$", last, re.MULTILINE)  # the sum: its context items
+    return f"Expression: {' + '.join(terms) or '0'}"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    thread: int
+    kind: Literal["completed", "failed", "lost"]
+    latency_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Counts and latencies of one load run (latencies over completed runs only)."""
+
+    threads: int
+    completed: int
+    failed: int
+    lost: int
+    p50_s: float | None
+    p95_s: float | None
+    max_s: float | None
+    wall_s: float
+    problems: list[str] = field(default_factory=list)
+    """Up to ten distinct reasons for failed or lost runs."""
+
+    @classmethod
+    def of(cls, outcomes: Sequence[RunOutcome], wall_s: float) -> LoadReport:
+        latencies = sorted(o.latency_s for o in outcomes if o.kind == "completed")
+        problems = sorted({f"{o.kind}: {o.detail}" for o in outcomes if o.kind != "completed"})
+        return cls(
+            threads=len(outcomes),
+            completed=sum(o.kind == "completed" for o in outcomes),
+            failed=sum(o.kind == "failed" for o in outcomes),
+            lost=sum(o.kind == "lost" for o in outcomes),
+            p50_s=percentile(latencies, 0.50),
+            p95_s=percentile(latencies, 0.95),
+            max_s=latencies[-1] if latencies else None,
+            wall_s=wall_s,
+            problems=problems[:10],
+        )
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of sorted values (a value that was measured, not interpolated)."""
+    if not ordered:
+        return None
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def _require_loopback(url: str) -> None:
+    """A load generator aimed at the wrong host is an attack: loopback only."""
+    if urlsplit(url).hostname not in LOOPBACK:
+        raise ValueError(f"load tests run against loopback only, not {url}")
+
+
+async def run_load(
+    url: str,
+    *,
+    threads: int = 100,
+    graph: str = "llmcompiler",
+    question: str = QUESTION,
+    timeout_s: float = 120.0,
+    context: Mapping[str, Any] | None = None,
+    expect: Callable[[int], str] | None = None,
+) -> LoadReport:
+    """Start `threads` runs at once, one per new thread, and classify how each ended.
+
+    A run's latency is from its creation until it ends (creating its thread is not counted).
+    `expect(i)`, when given, is text thread `i`'s answer must contain; otherwise any non-empty
+    answer counts.
+    """
+    _require_loopback(url)
+    # (connect, read, write, pool): a request queued for a connection waits, it does not fail.
+    client = get_client(url=url, api_key=None, timeout=(10.0, timeout_s, timeout_s, timeout_s))
+    try:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(
+                _one_run(client, i, graph, question, timeout_s, context, expect)
+                for i in range(1, threads + 1)
+            )
+        )
+        return LoadReport.of(outcomes, time.monotonic() - started)
+    finally:
+        await client.aclose()
+
+
+async def _one_run(
+    client: LangGraphClient,
+    i: int,
+    graph: str,
+    question: str,
+    timeout_s: float,
+    context: Mapping[str, Any] | None,
+    expect: Callable[[int], str] | None,
+) -> RunOutcome:
+    asked = question.replace("{i}", str(i))
+    payload: dict[str, Any] = {"messages": [{"role": "user", "content": asked}]}
+    started = time.monotonic()
+    try:
+        thread_id = (await client.threads.create())["thread_id"]
+        started = time.monotonic()
+        run = await client.runs.create(
+            thread_id,
+            graph,
+            input=payload,
+            context=dict(context or {}),
+        )
+        try:
+            await asyncio.wait_for(client.runs.join(thread_id, run["run_id"]), timeout_s)
+        except TimeoutError:
+            with contextlib.suppress(Exception):  # best effort: don't leave it running
+                await client.runs.cancel(thread_id, run["run_id"])
+            return RunOutcome(i, "lost", time.monotonic() - started, f"no end in {timeout_s}s")
+        latency = time.monotonic() - started
+        status = (await client.runs.get(thread_id, run["run_id"]))["status"]
+        if status == "error":
+            return RunOutcome(i, "failed", latency, "the run ended with an error")
+        if status != "success":
+            return RunOutcome(i, "lost", latency, f"run status {status!r}")
+        values = (await client.threads.get_state(thread_id))["values"]
+    except (httpx.HTTPError, OSError) as exc:
+        return RunOutcome(i, "failed", time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+    messages = values.get("messages") if isinstance(values, dict) else None
+    last = messages[-1] if messages else {}
+    answer = str(last.get("content") or "") if last.get("type") == "ai" else ""
+    if answer and (expect is None or expect(i) in answer):
+        return RunOutcome(i, "completed", latency)
+    return RunOutcome(i, "lost", latency, "the final state lacks the answer")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End a server's whole process group by its PID (`langgraph dev` spawns children)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@dataclass(frozen=True)
+class DevServer:
+    url: str
+    log: Path
+    pid: int
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """This environment without model, engine or LangSmith settings, plus `overrides`, with
+    analytics and tracing off: nothing a server started here does leaves the machine."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "LLMCOMPILER_", "LANGSMITH_", "LANGCHAIN_"))
+    }
+    return {
+        **inherited,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGSMITH_TRACING": "false",
+        **overrides,
+    }
+
+
+@contextlib.contextmanager
+def langgraph_dev(env: Mapping[str, str], *, n_jobs: int = 10) -> Iterator[DevServer]:
+    """`langgraph dev` serving this repository's graphs on a free loopback port.
+
+    It runs in a scratch directory with a copy of `langgraph.json` whose paths are absolute, so
+    its `.langgraph_api/` (threads, and the store holding the result cache) starts empty and
+    is not shared with another server; the copy drops `env` so a developer's `.env` cannot
+    point the models elsewhere.
+    """
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT / dep) for dep in config["dependencies"]]
+    config["graphs"] = {name: str(ROOT / spec) for name, spec in config["graphs"].items()}
+    config.pop("env", None)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="llmcompiler-dev-") as scratch:
+        work = Path(scratch)
+        (work / "langgraph.json").write_text(json.dumps(config))
+        log = work / "server.log"
+        command = [
+            str(Path(sys.executable).with_name("langgraph")),
+            "dev",
+            "--no-browser",
+            "--no-reload",  # edits elsewhere must not restart the server mid-run
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n-jobs-per-worker",
+            str(n_jobs),
+            "--config",
+            "langgraph.json",
+        ]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=work,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_ready(url, process, log)
+            yield DevServer(url=url, log=log, pid=process.pid)
+        finally:
+            _stop(process)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"langgraph dev exited early:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"langgraph dev not ready in {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def model_server(time_scale: float = PROFILE.time_scale) -> Iterator[str]:
+    """The scripted model server (`serve_models`) in its own process; yields its base URL.
+
+    A process of its own keeps its streaming threads from competing for the load generator's
+    interpreter lock, which would inflate the latencies measured.
+    """
+    code = f"from llmcompiler_cli.loadtest import serve_models; serve_models({time_scale!r})"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT_S)
+        line = process.stdout.readline().decode().strip() if ready else ""  # its base URL
+        if not line.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the model server did not start (exit {process.poll()})")
+        yield line
+    finally:
+        _stop(process)
+
+
+def serve_models(time_scale: float) -> None:
+    """Serve `respond` at gpt-4o-mini-like speed until SIGTERM; print the base URL first."""
+    from llmcompiler_scripted.server import ScriptedOpenAIServer
+
+    timing = PROFILES["gpt-4o-mini-like"].scaled(time_scale)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with ScriptedOpenAIServer(respond=respond, timing=timing) as server:
+        print(server.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+@contextlib.contextmanager
+def self_served(threads: int) -> Iterator[DevServer]:
+    """A model server and `langgraph dev` sized for `threads` concurrent runs."""
+    with model_server() as models:
+        env = server_env(OPENAI_API_KEY="dummy", LLMCOMPILER_BASE_URL=models)
+        with langgraph_dev(env, n_jobs=max(threads, 10)) as server:
+            yield server
+
+
+def print_report(report: LoadReport, console: Console, setup: str) -> None:
+    def seconds(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f} s"
+
+    table = Table(title=f"load test: {report.threads} concurrent threads", caption=setup)
+    table.add_column("completed", justify="right", style="green")
+    table.add_column("failed", justify="right", style="red")
+    table.add_column("lost", justify="right", style="yellow")
+    for name in ("p50", "p95", "max", "wall time"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        str(report.completed),
+        str(report.failed),
+        str(report.lost),
+        seconds(report.p50_s),
+        seconds(report.p95_s),
+        seconds(report.max_s),
+        seconds(report.wall_s),
+    )
+    console.print(table)
+    for problem in report.problems:
+        console.print(f"[red]{problem}[/red]", highlight=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m llmcompiler_cli.loadtest", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument("--threads", type=int, default=100, help="concurrent runs (default 100)")
+    parser.add_argument("--url", help="a running server on loopback (default: serve one here)")
+    parser.add_argument("--graph", default="llmcompiler")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run")
+    parser.add_argument("--json", type=Path, help="also write the report here as JSON")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.url:
+        try:
+            _require_loopback(args.url)
+        except ValueError as exc:
+            parser.error(str(exc))
+        setup = f"{args.url}, graph {args.graph}"
+        report = asyncio.run(
+            run_load(args.url, threads=args.threads, graph=args.graph, timeout_s=args.timeout)
+        )
+    else:
+        setup = (
+            f"langgraph dev --n-jobs-per-worker {max(args.threads, 10)}; scripted models at "
+            f"{PROFILE.name} speed x{PROFILE.time_scale} (planner, 3 math calls, joiner per run)"
+        )
+        with self_served(args.threads) as server:
+            report = asyncio.run(
+                run_load(
+                    server.url,
+                    threads=args.threads,
+                    graph=args.graph,
+                    timeout_s=args.timeout,
+                    expect=expected_answer,
+                )
+            )
+    print_report(report, Console(), setup)
+    if args.json:
+        args.json.write_text(json.dumps({**asdict(report), "setup": setup}, indent=2) + "\n")
+    sys.exit(0 if report.completed == report.threads else 1)
+
+
+if __name__ == "__main__":
+    main()

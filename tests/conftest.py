@@ -1,0 +1,51 @@
+"""Shared fixtures, and the layout of the suite.
+
+- `tests/unit/`: in-process, scripted models, no server and no subprocess; fast.
+- `tests/integration/`: each starts something real (the scripted OpenAI-compatible HTTP server,
+  `langgraph dev`, PostgreSQL, an MCP stdio server, a process it kills); marked `integration`.
+
+`pytest tests/unit` (or `-m "not integration"`) runs the fast half; `make test` runs both.
+Plain helpers (scripted graphs, event recording) live in `tests/helpers.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from llmcompiler_scripted import ModelProfile, ScriptedOpenAIServer
+
+FAST_SERVER = ModelProfile(
+    name="test-server", ttft_s=0.02, prefill_tok_per_s=1e9, decode_tok_per_s=300
+)
+"""Streams quickly but token by token, like a real server."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def openai_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., ScriptedOpenAIServer]]:
+    """Start scripted OpenAI-compatible servers on 127.0.0.1: `openai_server(respond)`.
+
+    `respond(messages) -> str` scripts each completion; every server started is stopped when
+    the test ends. A dummy OPENAI_API_KEY is set so the real `langchain-openai` client path
+    runs unchanged.
+    """
+    monkeypatch.setenv("OPENAI_API_KEY", "dummy-key")
+    with ExitStack() as servers:
+
+        def start(
+            respond: Callable[[list[dict[str, Any]]], str], *, timing: ModelProfile = FAST_SERVER
+        ) -> ScriptedOpenAIServer:
+            return servers.enter_context(ScriptedOpenAIServer(respond=respond, timing=timing))
+
+        yield start

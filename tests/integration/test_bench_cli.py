@@ -1,0 +1,149 @@
+"""`llmcompiler bench` end to end on one small item, and the live mode's plumbing.
+
+No wall-clock assertions: the figures of a tiny time scale mean nothing, only their presence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.tools import BaseTool, StructuredTool
+from rich.console import Console
+
+from llmcompiler_bench import live
+from llmcompiler_bench.cli import add_bench_arguments, run_bench, settings_from
+from llmcompiler_bench.gantt import MISSING
+from llmcompiler_scripted import ScriptedOpenAIServer
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    return parser.parse_args(argv)
+
+
+async def _bench(*argv: str) -> tuple[int, str]:
+    console = Console(record=True, width=220)
+    code = await run_bench(_args(*argv), console)
+    return code, console.export_text()
+
+
+def test_quick_defaults_and_workload_lists() -> None:
+    quick = settings_from(_args("--quick", "--workload", "movie,hotpotqa", "--workload", "movie"))
+    assert (quick.n, quick.time_scale, quick.workloads) == (1, 0.25, ("movie", "hotpotqa"))
+    full = settings_from(_args())
+    assert (full.n, full.time_scale, full.profile.name) == (3, 1.0, "gpt-4o-mini-like")
+    assert full.workloads[-2:] == ("stress-wide", "stress-deep")
+    with pytest.raises(SystemExit):
+        _args("--workload", "nope")
+
+
+async def test_one_small_item_end_to_end_prints_the_table_and_writes_json(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "bench.json"
+    gantt = ["--gantt", str(tmp_path / "g.png")] if importlib.util.find_spec("matplotlib") else []
+    code, text = await _bench(
+        "--workload", "hotpotqa", "--n", "1", "--time-scale", "0.02", "--json", str(out), *gantt
+    )
+    assert code == 0, text
+    for heading in (
+        "SIMULATED",
+        "Per system",
+        "first answer token",
+        "Speedup",
+        "against the bound T*",
+        "Compiler optimizations",
+        "Targets",
+    ):
+        assert heading in text
+    published = ("ReAct (parallel calls)", "1.12x", "1.21x", "1.14x", "0.95x")  # paper, impls
+    assert any(all(f in line for f in published) for line in text.splitlines())
+    data = json.loads(out.read_text())
+    assert set(data) >= {"settings", "profile", "summaries", "targets", "references", "runs"}
+    assert data["profile"]["name"] == "gpt-4o-mini-like"
+    assert {r["system"] for r in data["runs"]} == {
+        "llmcompiler",
+        "llmcompiler-plan-first",
+        "react",
+        "react-parallel",
+    }
+    run = next(r for r in data["runs"] if r["system"] == "llmcompiler")
+    assert run["correct"] and run["llm_calls"] == 2 and run["bound_s"] > 0
+    assert {"latency_s", "input_tokens", "output_tokens", "cost_usd", "tools", "models"} <= set(run)
+    assert [t["idx"] for t in run["tools"]] == [1, 2]
+    assert run["first_answer_s"] is not None and run["tool_calls"] == 2
+    summary = data["summaries"][0]
+    assert summary["speedup_react"]["median"] > 0 and summary["bound_ratio"]["median"] > 0
+    assert set(summary["first_answer"]) == {r["system"] for r in data["runs"]}
+    optimizations = data["optimizations"]  # hotpotqa: only the cache applies
+    (effects,) = [s["effects"] for s in optimizations["summaries"]]
+    assert set(effects) == {"cache_results"}
+    assert effects["cache_results"]["tool_calls"][1]["median"] == 0
+    variants = [r["variant"] for r in optimizations["runs"]]
+    assert variants == ["cache_results:cold", "cache_results:warm"]
+    assert all(r["variant"] is None for r in data["runs"])
+    if gantt:
+        assert (tmp_path / "g.png").stat().st_size > 0
+
+
+async def test_gantt_without_matplotlib_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    code, text = await _bench("--gantt", "x.png")
+    assert code == 2
+    assert "pip install 'llmcompiler-langgraph[bench]'" in text
+    assert MISSING in text.replace("\n", "")
+
+
+def _stub_search() -> BaseTool:
+    def wikipedia_search(query: str) -> str:
+        """Stub of the live search (tests never reach the internet)."""
+        return f"{query}: an American filmmaker."
+
+    return StructuredTool.from_function(wikipedia_search)
+
+
+def _respond(messages: list[dict[str, Any]]) -> Any:
+    """Planner, joiner, or a ReAct turn, told apart by their prompts."""
+    system = str(messages[0]["content"])
+    if system.startswith("Plan how to answer"):
+        return '1. wikipedia_search("Scott Derrickson")\n2. wikipedia_search("Ed Wood")\n3. join()'
+    if "Finish(" in system:
+        return "Thought: both are American.\nAction: Finish(yes)"
+    if not any(m["role"] == "tool" for m in messages):
+        call = {"name": "wikipedia_search", "args": {"query": "Ed Wood"}}
+        return {"content": "I look him up.", "tool_calls": [call]}
+    return "Answer: yes"
+
+
+async def test_live_mode_measures_a_real_client_against_an_openai_compatible_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(live, "live_tools", lambda model: [_stub_search()])
+    out = tmp_path / "live.json"
+    with ScriptedOpenAIServer(respond=_respond) as server:
+        code, text = await _bench(
+            "--model", "openai:scripted", "--base-url", server.base_url, "--n", "1",
+            "--json", str(out),
+        )  # fmt: skip
+    assert code == 0, text
+    assert "LIVE model openai:scripted" in text
+    data = json.loads(out.read_text())
+    assert data["mode"] == "live:openai:scripted"
+    runs = {r["system"]: r for r in data["runs"]}
+    assert all(r["correct"] and r["input_tokens"] > 0 for r in runs.values())
+    assert runs["llmcompiler"]["llm_calls"] == 2 and len(runs["llmcompiler"]["tools"]) == 2
+    assert runs["react"]["llm_calls"] == 2 and runs["react"]["bound_s"] is None
+
+
+async def test_live_mode_runs_hotpotqa_only() -> None:
+    code, text = await _bench("--model", "openai:x", "--workload", "movie")
+    assert code == 2 and "only the hotpotqa workload" in text

@@ -1,0 +1,105 @@
+"""The `llmcompiler` command: clear configuration errors, `ask` end to end, and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmcompiler_scripted import ScriptedOpenAIServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLMCOMPILER_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "llmcompiler_cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **(env or {})},
+    )
+
+
+def test_ask_without_a_model_exits_with_one_clear_line() -> None:
+    done = _cli("ask", "anything")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no model configured")
+    assert "OPENAI_API_KEY" in done.stderr and "--base-url" in done.stderr
+
+
+def test_ask_with_an_unreachable_server_says_so() -> None:
+    done = _cli("ask", "q", "--base-url", "http://127.0.0.1:9/v1", "--max-replans", "0")
+    assert done.returncode == 1
+    assert "could not reach the model server at http://127.0.0.1:9/v1" in done.stdout
+
+
+def respond(messages: list[dict[str, Any]]) -> str:
+    system = str(messages[0]["content"])
+    if system.startswith("Plan how to answer"):
+        return '1. math("What is 6 times 7?")\n2. join()\n<END_OF_PLAN>'
+    if "Finish(" in system:
+        return "Thought: math says 42\nAction: Finish(42)"
+    return "Expression: 6 * 7"  # the math tool's own model call
+
+
+def test_ask_json_through_an_openai_compatible_server(tmp_path: Path) -> None:
+    with ScriptedOpenAIServer(respond=respond) as server:
+        done = _cli(
+            "ask",
+            "What is 6 times 7?",
+            "--json",
+            "--model",
+            "openai:local-model",
+            "--thread",
+            "cli-thread",
+            env={"OPENAI_BASE_URL": server.base_url, "LLMCOMPILER_DATA_DIR": str(tmp_path)},
+        )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["answer"] == "42"
+    assert result["tasks"][0]["result"] == 42
+    assert [e["event"] for e in result["events"]][:2] == ["task_planned", "task_started"]
+    assert (tmp_path / "checkpoints.sqlite").exists()  # --thread persists with SQLite
+    assert len(server.requests) == 3  # planner, math, joiner
+    assert result["usage"]["calls"] == 3 and result["usage"]["output_tokens"] > 0
+
+
+def test_demo_runs_offline_and_labels_the_simulation() -> None:
+    done = _cli("demo")
+    assert done.returncode == 0, done.stderr
+    assert "SIMULATED MODELS" in done.stdout
+    assert "238 m taller than K2" in done.stdout
+    assert "before the plan ended" in done.stdout
+    assert "LLM calls: 5" in done.stdout  # planner, three math calls, joiner
+
+
+def test_ask_approve_shows_the_plan_and_runs_it_after_approval() -> None:
+    with ScriptedOpenAIServer(respond=respond) as server:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "llmcompiler_cli.main",
+                "ask",
+                "6 times 7?",
+                "--approve",
+                "--model",
+                "openai:local-model",
+            ],
+            cwd=ROOT,
+            input="a\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x"},
+        )
+    assert done.returncode == 0, done.stderr
+    assert "plan 1 awaits approval" in done.stdout
+    assert "1. math(problem='What is 6 times 7?')" in done.stdout
+    assert "42" in done.stdout.split("answer")[-1]

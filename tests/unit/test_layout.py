@@ -1,0 +1,78 @@
+"""The engine stands alone: `agent` imports none of the applications, the benchmark, the
+scripted models or the shipped tools, and no module of the repository imports a test module
+or a served graph."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APPLICATIONS = ("llmcompiler_cli", "llmcompiler_bench", "llmcompiler_scripted", "tools", "graphs")
+SERVED_GRAPHS = ("graphs.llmcompiler", "graphs.react", "graphs.assistant")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth of its code (function-level imports too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def python_files(*folders: str) -> list[Path]:
+    return [path for folder in folders for path in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_engine_imports_no_application_tool_or_scripted_model() -> None:
+    offending = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files("agent")
+        for name in imported_modules(path)
+        if name.split(".")[0] in APPLICATIONS
+    }
+    assert not offending
+
+
+def test_no_application_imports_a_served_graph() -> None:
+    offending = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files(*APPLICATIONS, "agent")
+        for name in imported_modules(path)
+        if name in SERVED_GRAPHS
+    }
+    assert not offending
+
+
+def test_no_test_module_imports_another() -> None:
+    offending = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files("tests")
+        for name in imported_modules(path)
+        if name.startswith("tests.") and name.rpartition(".")[2].startswith("test_")
+    }
+    assert not offending
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from llmcompiler_cli.main import main\n")
+    assert "llmcompiler_cli.main" in imported_modules(sample)
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    tracked = [
+        path
+        for path in ROOT.rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".md", ".toml", ".json", ".txt", ".cfg"}
+        and not {".venv", ".git", "node_modules", ".langgraph_api"} & set(path.parts)
+        and ".egg-info" not in str(path)
+    ]
+    outside = ".." + "/shared"  # spelled apart so that this file does not match itself
+    pointing = [str(p.relative_to(ROOT)) for p in tracked if outside in p.read_text("utf-8")]
+    assert not pointing
