@@ -9,7 +9,6 @@ model output.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,44 +20,42 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
 from agent.models import astream_with_retry
+from agent.reply import answer_region, find_action
 from agent.usage import UsageMeter, child_callbacks, metered
-
-_ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
 
 
 class AnswerExtractor:
     """Reads joiner output incrementally and releases the part that is surely answer text.
 
-    The answer ends at the *last* `)` of the whole output, so text from the last `)` seen so
-    far (and trailing whitespace) is held back until more arrives; `close()` releases the rest.
-    Output without `Action:` is prose and becomes the answer only at the end.
+    After the first `Action: Finish(`, text up to the last `)` seen so far is surely answer
+    (see `agent.reply` for where an answer ends), so it is released and the rest held back
+    until more arrives; a `$` (a reference to resolve) stops the release. `close()` releases
+    the rest of the final answer when it continues what was released. Output without
+    `Action:` (prose, JSON) becomes the answer only at the end.
     """
 
     def __init__(self) -> None:
         self.raw = ""
         self.released = ""
-        self._start: int | None = None
-        self._replan = False
+        self._held = False
 
     def feed(self, text: str) -> str:
         self.raw += text
-        if self._start is None and not self._replan:
-            match = _ACTION.search(self.raw)
-            if match is None:
-                return ""
-            if match.group(1).lower() == "replan":
-                self._replan = True
-                return ""
-            self._start = match.end()
-        if self._start is None:
+        start = find_action(self.raw)
+        if self._held or start is None or start.action != "finish" or not start.parenthesized:
             return ""
-        body = self.raw[self._start :]
-        close = body.rfind(")")
-        safe = (body if close < 0 else body[:close]).rstrip().lstrip()
+        region, _ = answer_region(self.raw[start.body_start :])
+        close = region.rfind(")")
+        if close < 0:  # an unclosed answer is all its region; a partial last line may end it
+            close = region.rfind("\n") if "\n" in region else len(region)
+        safe = region[:close].strip()
+        if "$" in safe:
+            self._held = True
+            return ""
         return self._release(safe)
 
     def close(self, answer: str | None) -> str:
-        """Release what remains of `answer` (the parsed final answer), if it is one."""
+        """Release what remains of `answer` (the final answer), if it is one."""
         return "" if answer is None else self._release(answer)
 
     def _release(self, text: str) -> str:

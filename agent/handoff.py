@@ -26,11 +26,17 @@ def partner_failure(node: str, exc: BaseException) -> BaseException:
 
     An interrupt (a tool called `interrupt()`) is mirrored as an interrupt that carries no
     payload of its own, so LangGraph keeps both nodes pending and re-runs them together on
-    resume; anything else is a failure that names the original one.
+    resume. A `BaseException` that is not an `Exception` (a tool's own control-flow signal,
+    `KeyboardInterrupt`) is raised as itself, so the caller sees its type; any other failure
+    becomes `PlanAborted`, naming and chaining the original.
     """
     if isinstance(exc, GraphBubbleUp):
         return GraphInterrupt(())
-    return PlanAborted(f"{node} failed: {type(exc).__name__}: {exc}")
+    if not isinstance(exc, Exception):
+        return exc
+    aborted = PlanAborted(f"{node} failed: {type(exc).__name__}: {exc}")
+    aborted.__cause__ = exc
+    return aborted
 
 
 class PlanHandoff:

@@ -1,15 +1,16 @@
 """The joiner node: reads the results, then answers or asks for a new plan.
 
-It speaks the text protocol of docs/protocol.md (`Thought:` / `Action: Finish(...)` or `Replan(...)`)
-so any chat model can drive it; output it cannot parse is taken as the answer itself.
+It speaks the text protocol of docs/protocol.md (`Thought:` / `Action: Finish(...)` or
+`Replan(...)`, read forgivingly by `agent.reply`) so any chat model can drive it. The answer a
+user receives is clean: references to results are resolved, and a reply that still holds
+protocol text is sent back for a replan while replans remain, or scrubbed when none do.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -23,43 +24,13 @@ from agent.errors import FieldAccessError
 from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
 from agent.references import resolve_references, result_text
+from agent.reply import SCAFFOLDING, JoinerDecision, parse_joiner_output
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
 from agent.usage import Usage, UsageMeter, total
 
-_ACTION = re.compile(r"Action\s*:\s*(Finish|Replan)\s*\(", re.IGNORECASE)
-_THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n\s*Action\s*:|\Z)", re.IGNORECASE | re.DOTALL)
 FOUND_PREVIEW_CHARS = 300
-
-
-@dataclass(frozen=True)
-class JoinerDecision:
-    """The joiner's verdict: `content` is the answer (finish) or the reason (replan)."""
-
-    action: Literal["finish", "replan"]
-    content: str
-    thought: str | None = None
-
-
-def parse_joiner_output(text: str) -> JoinerDecision:
-    """Parse `Thought: …` / `Action: Finish(…)|Replan(…)`; anything else is the answer itself.
-
-    The argument runs from after `Finish(` to the *last* `)` of the output, so answers may
-    contain parentheses and newlines.
-    """
-    thought_match = _THOUGHT.search(text)
-    thought = thought_match.group(1).strip() if thought_match else None
-    actions = list(_ACTION.finditer(text))
-    if not actions:
-        return JoinerDecision("finish", text.strip(), None)
-    action = actions[-1]
-    body = text[action.end() :]
-    close = body.rfind(")")
-    content = (body[:close] if close >= 0 else body).strip()
-    kind: Literal["finish", "replan"] = (
-        "replan" if action.group(1).lower() == "replan" else "finish"
-    )
-    return JoinerDecision(kind, content, thought)
+_REFERENCE = re.compile(r"\$\{?(\d+)")
 
 
 def _found(tasks: Sequence[TaskRecord]) -> str:
@@ -67,15 +38,14 @@ def _found(tasks: Sequence[TaskRecord]) -> str:
     if not done:
         return "No task produced a result."
     lines = [
-        f"${t['idx']} {t['tool']}: {result_text(preview(t['result'], FOUND_PREVIEW_CHARS))}"
+        f"- {t['tool']} (task {t['idx']}): {result_text(preview(t['result'], FOUND_PREVIEW_CHARS))}"
         for t in done
     ]
     return "What was found:\n" + "\n".join(lines)
 
 
-def _direct_answer(current: RoundRecord, tasks: Sequence[TaskRecord]) -> str | None:
+def _direct_answer(final: str | None, tasks: Sequence[TaskRecord]) -> str | None:
     """The answer named by `join(final="$N")`, if task N succeeded (else the joiner decides)."""
-    final = current.get("final")
     if not final:
         return None
     done = {t["idx"]: t["result"] for t in tasks if t["status"] == "done"}
@@ -86,18 +56,53 @@ def _direct_answer(current: RoundRecord, tasks: Sequence[TaskRecord]) -> str | N
     return None if value == final else result_text(value)
 
 
+def clean_answer(
+    decision: JoinerDecision, tasks: Sequence[TaskRecord], can_replan: bool
+) -> JoinerDecision:
+    """The decision with its answer fit for a user.
+
+    References to results (`$1`, `${2}.name`) are resolved to the results' text. An empty
+    answer gives what was found; an answer that still holds protocol text or a reference to
+    a task without a result goes back for a replan while replans remain, else is scrubbed.
+    """
+    if decision.action != "finish":
+        return decision
+    done = {t["idx"]: t["result"] for t in tasks if t["status"] == "done"}
+    try:
+        resolved = resolve_references(decision.content, done)
+    except FieldAccessError:
+        resolved = decision.content
+    answer = (resolved if isinstance(resolved, str) else result_text(resolved)).strip()
+    if not answer:
+        return JoinerDecision("finish", _give_up("the joiner gave no answer", tasks))
+    indices = {t["idx"] for t in tasks}
+    dangling = any(int(n) in indices for n in _REFERENCE.findall(answer))
+    if not dangling and SCAFFOLDING.search(answer) is None:
+        return JoinerDecision("finish", answer, decision.thought)
+    if can_replan:
+        reason = "the answer held protocol text or a reference to a task without a result"
+        return JoinerDecision("replan", reason, decision.thought)
+    scrubbed = _REFERENCE.sub("", SCAFFOLDING.sub("", answer)).strip(" \n()")
+    return JoinerDecision("finish", scrubbed or _give_up("no clean answer", tasks))
+
+
 def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
     """The final answer when no replan is left (or a model failed): say so, give the results."""
     return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
 
 
 async def _stream_decision(
-    chat: BaseChatModel, prompt: list[BaseMessage], retries: int, meter: UsageMeter
+    chat: BaseChatModel,
+    prompt: list[BaseMessage],
+    retries: int,
+    meter: UsageMeter,
+    read: Callable[[str], JoinerDecision],
 ) -> tuple[JoinerDecision, AIMessageChunk | None]:
-    """Run the joiner, streaming its answer (only) to chat clients as it is written."""
+    """Run the joiner, streaming its answer (only) to chat clients as it is written; `read`
+    turns the whole reply into the final decision (the stream ends with that answer)."""
 
     def final_answer(raw: str) -> str | None:
-        decision = parse_joiner_output(raw)
+        decision = read(raw)
         return decision.content if decision.action == "finish" else None
 
     view = AnswerStream(source=chat, meter=meter, retries=retries, parse=final_answer)
@@ -106,7 +111,7 @@ async def _stream_decision(
         prompt, config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner"]}
     ):
         streamed = chunk if streamed is None else streamed + chunk
-    return parse_joiner_output(view.extractor.raw), streamed
+    return read(view.extractor.raw), streamed
 
 
 def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
@@ -120,8 +125,11 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         question = question_message(state)
         streamed: AIMessageChunk | None = None
         meter = UsageMeter(price_override(ctx))
-        direct = _direct_answer(current, round_tasks)
         review = state.review
+        final = current["final"]
+        if review is not None and review["verdict"] == "edited":  # the approved plan decides
+            final = review.get("final") if ctx.direct_answers else None
+        direct = _direct_answer(final, round_tasks)
         if review is not None and review["verdict"] == "rejected":
             reason = f"the reviewer rejected plan {current['round']}: {review['reason']}"
             decision = JoinerDecision("replan", reason)
@@ -141,7 +149,13 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     can_replan=can_replan,
                     limit=ctx.result_preview_chars,
                 )
-                decision, streamed = await _stream_decision(chat, prompt, ctx.llm_retries, meter)
+                decision, streamed = await _stream_decision(
+                    chat,
+                    prompt,
+                    ctx.llm_retries,
+                    meter,
+                    lambda raw: clean_answer(parse_joiner_output(raw), state.tasks, can_replan),
+                )
             except Exception as exc:
                 failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
                 decision = JoinerDecision("finish", _give_up(failure, state.tasks))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from agent.cache import ResultCache
@@ -25,7 +25,7 @@ from agent.plan import Task
 
 @dataclass
 class LiveRound:
-    """The hand-off, the outcome futures and the resources that cap and run tool calls."""
+    """The hand-off, the outcome futures, and what caps and tracks the running tool calls."""
 
     key: str
     tools: Mapping[str, BaseTool]
@@ -36,8 +36,9 @@ class LiveRound:
     live_plan: list[Task] = field(default_factory=list)
     """Every task the planner parsed while streaming (empty when its plan was replayed)."""
     cache: ResultCache | None = None
+    running: set[int] = field(default_factory=set)
+    """Tasks whose tool is executing now (they finish, rather than cancel, on an interrupt)."""
     _slots: asyncio.Semaphore | None = None
-    _executor: ThreadPoolExecutor | None = None
     _users: int = 0
 
     @property
@@ -47,20 +48,7 @@ class LiveRound:
             self._slots = asyncio.Semaphore(max(1, self.context.max_concurrency))
         return self._slots
 
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """The engine's own pool for sync tools, sized to the concurrency cap."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=max(1, self.context.max_concurrency),
-                thread_name_prefix="llmcompiler-tool",
-            )
-        return self._executor
-
     def _close(self) -> None:
-        if self._executor is not None:
-            # A sync tool's thread cannot be killed; its late result is discarded.
-            self._executor.shutdown(wait=False, cancel_futures=True)
         self.handoff.close()
 
 
@@ -75,10 +63,26 @@ def _execution(runtime: Runtime[Context]) -> tuple[str | None, str, str]:
     return info.thread_id, info.checkpoint_ns.rpartition("|")[0], info.checkpoint_id
 
 
+def _invocation_id() -> str:
+    """Tells apart concurrent invocations of the graph, even two that resume the same
+    checkpoint of the same thread; shared by all nodes of one step.
+
+    LangGraph gives each node a call hook bound to the invocation's own Pregel loop; its
+    identity is the invocation's (no public id exists: `execution_info.run_id` is set only
+    when the caller passes one). Empty if LangGraph's internals change, which only loses the
+    separation of concurrent runs of one thread.
+    """
+    call = get_config().get("configurable", {}).get("__pregel_call")
+    schedule = getattr(call, "keywords", {}).get("schedule_task")
+    loop = getattr(schedule, "__self__", None)
+    return "" if loop is None else f"{id(loop):x}"
+
+
 def round_key(runtime: Runtime[Context]) -> str:
-    """Shared by the planner and scheduler of one step, unique per step, run and graph level."""
+    """Shared by the planner and scheduler of one step of one invocation; unique per step,
+    invocation and graph level (two concurrent runs of a thread never share a round)."""
     thread, namespace, checkpoint = _execution(runtime)
-    return f"{thread}|{namespace}|{checkpoint}"
+    return f"{thread}|{namespace}|{checkpoint}|{_invocation_id()}"
 
 
 def idempotency_prefix(runtime: Runtime[Context], question_id: str | None) -> str:

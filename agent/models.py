@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -153,7 +153,7 @@ async def astream_with_retry(
     *,
     retries: int,
     **kwargs: Any,
-) -> AsyncIterator[BaseMessageChunk]:
+) -> AsyncGenerator[BaseMessageChunk, None]:
     """Stream `model`, retrying transient failures that happen before the first chunk."""
     prompt: LanguageModelInput = list(messages)
     stream: AsyncIterator[BaseMessageChunk] | None = None
@@ -167,9 +167,14 @@ async def astream_with_retry(
                 first = None
     if first is None or stream is None:
         return
-    yield first
-    async for chunk in stream:
-        yield chunk
+    try:
+        yield first
+        async for chunk in stream:
+            yield chunk
+    finally:  # closed early (the plan ended at join()): close the model's stream too
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def ainvoke_with_retry(

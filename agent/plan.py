@@ -142,6 +142,11 @@ class PlanParser:
                 self._step(char)
         return self._take()
 
+    @property
+    def ended(self) -> bool:
+        """The plan has ended (`join()` or `<END_OF_PLAN>`): whatever follows is ignored."""
+        return self._mode == _ENDED
+
     def close(self) -> list[Task]:
         """End of stream: finish the last line and task, and add `join` if it never came."""
         while self._mode == _LOOKAHEAD:

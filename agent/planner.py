@@ -57,9 +57,10 @@ async def stream_plan(
 ) -> PlanOutput:
     """Stream the planner model, parsing and dispatching each task line as it completes.
 
-    A model failure before the first token (after retries) or in mid-stream ends the plan
-    where it stands: tasks already dispatched stay consistent with the recorded text, and the
-    joiner sees the error.
+    The plan ends at `join()` (or `<END_OF_PLAN>`): the stream is closed there and the round
+    goes on at once. A model failure before the first token (after retries) or in mid-stream
+    ends the plan where it stands: tasks already dispatched stay consistent with the recorded
+    text, and the joiner sees the error.
     """
     live = live_round(key)
     ctx = live.context
@@ -81,11 +82,17 @@ async def stream_plan(
             retries=ctx.llm_retries,
             config=metered(config, meter, current_callbacks()),
         )
-        async for chunk in stream:
-            piece = chunk.text
-            if piece:
-                pieces.append(piece)
-                n_tasks += _hand_off(live, parser.feed(piece), round_)
+        try:
+            async for chunk in stream:
+                piece = chunk.text
+                if piece:
+                    pieces.append(piece)
+                    n_tasks += _hand_off(live, parser.feed(piece), round_)
+                    if parser.ended:  # commentary after join() is not waited for
+                        break
+        finally:
+            await stream.aclose()  # closes the model's stream, so a server stops generating
+            meter.count_unfinished("".join(pieces), getattr(model, "model_name", None))
     except Exception as exc:
         error = f"the planner model failed: {type(exc).__name__}: {exc}"
     n_tasks += _hand_off(live, parser.close(), round_)

@@ -2,8 +2,8 @@
 
 The planner sees the tool list, the plan language, worked examples, the conversation, and on a
 replan the earlier plans with their observations and the joiner's reasons. The joiner sees the
-question and the results and answers in the text protocol of docs/protocol.md, which any chat model can
-follow (no tool calling needed).
+question and the results and answers in the text protocol of docs/protocol.md, which any chat
+model can follow (no tool calling needed).
 """
 
 from __future__ import annotations

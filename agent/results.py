@@ -38,8 +38,28 @@ def _text_of_blocks(value: Any) -> Any:
     return value
 
 
+_INT64 = range(-(2**63), 2**63)
+"""Integers a checkpointer can store as numbers (msgpack); larger ones are kept as digits."""
+
+
+def _checkpoint_safe(value: Any) -> Any:
+    """`value` (already JSON-shaped) with integers beyond 64 bits as their exact digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return str(value)
+    if isinstance(value, list):
+        return [_checkpoint_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _checkpoint_safe(item) for key, item in value.items()}
+    return value
+
+
 def to_stored(value: Any) -> Any:
-    """JSON-serializable form of a tool result: pydantic and dataclasses as dicts, else text."""
+    """The form a result (or argument) takes in state, the same with or without a checkpointer.
+
+    Pydantic models and dataclasses become dicts; what JSON cannot hold becomes text; the rest
+    takes its JSON shape (tuples become lists, dict keys strings), and integers beyond 64 bits
+    their exact digits (checkpoints are msgpack). Dependents always receive this form.
+    """
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -52,7 +72,7 @@ def to_stored(value: Any) -> Any:
     except (TypeError, ValueError):
         return _truncate_text(str(value), STORED_MAX_CHARS)
     if len(text) <= STORED_MAX_CHARS:
-        return value
+        return _checkpoint_safe(json.loads(text))
     return _truncate_text(value if isinstance(value, str) else text, STORED_MAX_CHARS)
 
 
@@ -62,6 +82,11 @@ def preview(value: Any, limit: int) -> Any:
     if len(text) <= limit:
         return value
     return _truncate_text(text, limit)
+
+
+def stored_args(args: dict[str, Any]) -> dict[str, Any]:
+    """A task's arguments as state stores them (see `to_stored`)."""
+    return {name: to_stored(value) for name, value in args.items()}
 
 
 def preview_args(args: dict[str, Any], limit: int) -> dict[str, Any]:

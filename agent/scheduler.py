@@ -11,11 +11,13 @@ every wake-up is a future resolving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import json
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,15 +81,41 @@ def _is_async(tool: BaseTool) -> bool:
     return type(tool)._arun is not BaseTool._arun
 
 
-async def _invoke(
-    live: LiveRound, tool: BaseTool, args: dict[str, Any], config: RunnableConfig
-) -> Any:
-    """Async tools run on the loop; sync tools in the engine's own pool (not the default 6)."""
+async def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig) -> Any:
+    """Async tools run on the loop; each sync call gets a thread of its own.
+
+    Not a fixed pool: a sync tool's thread cannot be killed, so a call past its timeout would
+    hold a pool worker and starve the calls queued behind it. The concurrency cap still
+    bounds the calls running at once (a timed-out call gives its slot back).
+    """
     if _is_async(tool):
         return await tool.ainvoke(args, config)
+    return await in_own_thread(
+        functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
+    )
+
+
+async def in_own_thread(call: Callable[[], Any]) -> Any:
+    """Run `call` in a new daemon thread; a late result after cancellation is discarded."""
     loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
-    return await loop.run_in_executor(live.executor, call)
+    outcome: asyncio.Future[Any] = loop.create_future()
+
+    def deliver(settle: Callable[[Any], None], value: Any) -> None:
+        if not outcome.done():
+            settle(value)
+
+    def target() -> None:
+        try:
+            result = call()
+        except BaseException as exc:
+            settle, value = outcome.set_exception, exc
+        else:
+            settle, value = outcome.set_result, result
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(deliver, settle, value)
+
+    threading.Thread(target=target, name="llmcompiler-tool", daemon=True).start()
+    return await outcome
 
 
 def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) -> RunnableConfig:
@@ -111,9 +139,14 @@ async def call_tool(
     """Run one planned task once its dependencies are done; always returns a final record.
 
     `serial_after` is the previous call of the same tool when that tool is not parallel-safe
-    (`metadata={"parallel": False}`): such calls run one at a time, in plan order.
+    (`metadata={"parallel": False}`): such calls run one at a time, in plan order. A task that
+    failed its static checks arrives final and is only returned: it takes a call position all
+    the same, so that a resume whose re-checked plan differs (a tool removed since) still
+    hands every recorded result back to its own task.
     """
     live = live_round(key)
+    if record["status"] == "error":
+        return record
     ctx = live.context
     deps = [await live.outcomes.of(idx) for idx in record["deps"]]
     failed = next((dep for dep in deps if dep["status"] != "done"), None)
@@ -170,15 +203,19 @@ async def _run(
         started = time.time()
         record = {**record, "status": "running", "started_at": started}
         events.task_started(record, args, ctx.result_preview_chars)
+        live.running.add(record["idx"])
+        deadline = asyncio.timeout(ctx.tool_timeout_s)
         try:
-            async with asyncio.timeout(ctx.tool_timeout_s):
-                value = await _invoke(live, tool, args, config)
-        except TimeoutError:
-            return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
+            async with deadline:
+                value = await _invoke(tool, args, config)
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise
         except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
             return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            live.running.discard(record["idx"])
     if meter.usage["calls"]:
         record = {**record, "usage": meter.usage}
     result = to_stored(value)
@@ -188,12 +225,14 @@ async def _run(
 
 
 def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
-    """Guard against a recorded result coming back to a different call after a resume."""
-    if (got["idx"], got["tool"], got["args"]) == (
-        expected["idx"],
-        expected["tool"],
-        expected["args"],
-    ):
+    """Guard against a recorded result coming back to a different call after a resume.
+
+    The replayed plan is the recorded text, re-checked against today's tools: a task whose
+    tool was removed since fails that check and its arguments can no longer be bound by
+    name, so for it the index and tool name identify the call.
+    """
+    same_call = (got["idx"], got["tool"]) == (expected["idx"], expected["tool"])
+    if same_call and (got["args"] == expected["args"] or expected["status"] == "error"):
         return got
     return _finish(
         expected,
@@ -206,7 +245,8 @@ def _matches(expected: TaskRecord, got: TaskRecord) -> TaskRecord:
 
 
 def _settle_replayed(live: LiveRound, expected: TaskRecord, future: Future[TaskRecord]) -> None:
-    """A call replayed from the checkpoint runs no body: publish its outcome from here."""
+    """Publish a call's outcome when its future completes (a call replayed from the
+    checkpoint runs no body, so this is where its dependents learn of it)."""
     if not future.cancelled() and future.exception() is None:
         live.outcomes.settle(_matches(expected, future.result()))
 
@@ -237,22 +277,18 @@ class _Dispatcher:
     last_call: dict[str, int] = field(default_factory=dict)  # per tool not parallel-safe
 
     def dispatch(self, planned: Task) -> None:
+        """Issue the task's call (every task but `join` takes one, in plan order)."""
         if planned.is_join:
             return
         record = new_record(planned, self.round_)
-        if planned.error is not None:
-            if planned.idx not in self.claimed:  # a duplicate index never shadows the original
-                self.live.outcomes.settle(record)
-        else:
-            serial_after = None
-            if not is_parallel_safe(self.live.tools[planned.tool]):
-                serial_after = self.last_call.get(planned.tool)
-                self.last_call[planned.tool] = planned.idx
-            future = call_tool_task(
-                self.key, record, f"{self.turn_key}|{planned.idx}", serial_after
-            )
+        serial_after = None
+        if planned.error is None and not is_parallel_safe(self.live.tools[planned.tool]):
+            serial_after = self.last_call.get(planned.tool)
+            self.last_call[planned.tool] = planned.idx
+        future = call_tool_task(self.key, record, f"{self.turn_key}|{planned.idx}", serial_after)
+        if planned.idx not in self.claimed:  # a duplicate index never shadows the original
             future.add_done_callback(functools.partial(_settle_replayed, self.live, record))
-            self.calls.append((len(self.records), future))
+        self.calls.append((len(self.records), future))
         self.claimed.add(planned.idx)
         self.records.append(record)
 
@@ -261,9 +297,23 @@ class _Dispatcher:
             self.records[position] = _matches(self.records[position], await future)
         return self.records
 
-    def cancel(self) -> None:
-        for _, future in self.calls:
-            future.cancel()
+    async def stop(self, exc: BaseException) -> None:
+        """Stop the round's calls after `exc`.
+
+        On an interrupt (a tool called `interrupt()`), calls whose tool is already running
+        finish and are recorded, so a side-effecting sibling never runs again on resume;
+        calls still waiting (for a dependency or a slot) are cancelled and run on resume.
+        Anything else cancels every call.
+        """
+        keep = isinstance(exc, GraphBubbleUp)
+        running = []
+        for position, future in self.calls:
+            if keep and self.records[position]["idx"] in self.live.running:
+                running.append(future)
+            else:
+                future.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
@@ -279,7 +329,8 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         earlier = turn_tasks(state)
         for record in earlier:  # later rounds may reference (and reuse) earlier results
             live.outcomes.settle(record)
-            if not record["deps"] and is_pure(tools[record["tool"]]):
+            tool = tools.get(record["tool"])  # None for a call of an unknown tool
+            if record["status"] == "done" and not record["deps"] and tool and is_pure(tool):
                 live.outcomes.remember_call(call_key(record["tool"], record["args"]), record["idx"])
         turn_key = idempotency_prefix(runtime, question_id(state))
         dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})
@@ -294,8 +345,12 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                     known=[r["idx"] for r in earlier],
                     max_tasks=ctx.max_tasks_per_plan,
                 )
+                join = decision.tasks[-1] if decision.tasks else None
                 update["review"] = PlanReview(
-                    round=round_, verdict=decision.verdict, reason=decision.reason
+                    round=round_,
+                    verdict=decision.verdict,
+                    reason=decision.reason,
+                    final=join.args.get("final") if join and join.is_join else None,
                 )
                 if decision.verdict == "edited":
                     events.tasks_planned(decision.tasks, round_, ctx.result_preview_chars)
@@ -306,7 +361,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                     dispatcher.dispatch(planned)
             records = await dispatcher.finish()
         except BaseException as exc:
-            dispatcher.cancel()
+            await dispatcher.stop(exc)
             live.handoff.scheduler_finished(exc)
             raise
         else:

@@ -14,6 +14,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from agent.plan import Task
+from agent.results import stored_args
 from agent.usage import Usage
 
 TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
@@ -46,7 +47,7 @@ def new_record(task: Task, round_: int) -> TaskRecord:
     return TaskRecord(
         idx=task.idx,
         tool=task.tool,
-        args=dict(task.args),
+        args=stored_args(task.args),
         deps=list(task.deps),
         thought=task.thought,
         status="error" if task.error is not None else "planned",
@@ -80,6 +81,8 @@ class PlanReview(TypedDict):
     round: int
     verdict: Literal["approved", "edited", "rejected"]
     reason: str | None
+    final: NotRequired[str | None]
+    """The approved plan's own `join(final="$N")`: an edited plan decides its answer."""
 
 
 @dataclass(kw_only=True)

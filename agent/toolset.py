@@ -28,11 +28,17 @@ def as_tool(item: ToolLike) -> BaseTool:
     return StructuredTool.from_function(item, description=description)
 
 
+def _renamed(tool: BaseTool, name: str) -> BaseTool:
+    """A copy of `tool` called `name`, so that one name serves everywhere: the planner's
+    prompt, the plan, the result cache and common-call elimination."""
+    return tool if tool.name == name else tool.model_copy(update={"name": name})
+
+
 def named_tools(tools: Iterable[ToolLike] | Mapping[str, ToolLike]) -> dict[str, BaseTool]:
     """Tools by the name plans call them (a mapping's keys, else each tool's own name);
     `join` is reserved and names must be unique."""
     pairs = (
-        [(name, as_tool(item)) for name, item in tools.items()]
+        [(name, _renamed(as_tool(item), name)) for name, item in tools.items()]
         if isinstance(tools, Mapping)
         else [(tool.name, tool) for tool in map(as_tool, tools)]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NotRequired
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
@@ -19,7 +19,7 @@ from langchain_core.callbacks import (
     BaseCallbackManager,
     Callbacks,
 )
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
@@ -44,6 +44,16 @@ class Usage(TypedDict):
     input_tokens: int
     output_tokens: int
     cost_usd: float | None
+    estimated_calls: NotRequired[int]
+    """Calls whose tokens the provider did not report (a server that streams no usage, or a
+    plan stream closed at `join()`): their counts are estimates, about 4 characters a token."""
+
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
 def no_usage() -> Usage:
@@ -59,6 +69,8 @@ def total(parts: Iterable[Usage | None]) -> Usage:
         out["calls"] += part["calls"]
         out["input_tokens"] += part["input_tokens"]
         out["output_tokens"] += part["output_tokens"]
+        if part.get("estimated_calls"):
+            out["estimated_calls"] = out.get("estimated_calls", 0) + part["estimated_calls"]
         if out["cost_usd"] is None or part["cost_usd"] is None:
             out["cost_usd"] = None
         else:
@@ -86,24 +98,54 @@ class UsageMeter(BaseCallbackHandler):
         super().__init__()
         self.prices = prices
         self.usage = no_usage()
+        self._prompts: dict[Any, str] = {}
         self._lock = threading.Lock()
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        prompt = "".join(m.text for m in messages[0]) if messages else ""
+        with self._lock:
+            self._prompts[kwargs.get("run_id")] = prompt
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         generation = response.generations[0][0] if response.generations else None
         message = generation.message if isinstance(generation, ChatGeneration) else None
         meta = message.usage_metadata if isinstance(message, AIMessage) else None
-        tokens_in = meta["input_tokens"] if meta else 0
-        tokens_out = meta["output_tokens"] if meta else 0
         model = message.response_metadata.get("model_name") if message is not None else None
+        with self._lock:
+            prompt = self._prompts.pop(kwargs.get("run_id"), "")
+        if meta:
+            self.add(meta["input_tokens"], meta["output_tokens"], model)
+        else:  # the provider reported no usage: estimate, and say so
+            text = message.text if message is not None else ""
+            self.add(estimate_tokens(prompt), estimate_tokens(text), model, estimated=True)
+
+    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        if isinstance(error, GeneratorExit):  # closed early on purpose: `count_unfinished`
+            return
+        with self._lock:
+            self._prompts.pop(kwargs.get("run_id"), None)
+
+    def count_unfinished(self, output: str, model: str | None) -> None:
+        """Count, with estimated tokens, calls that started but never ended: a stream the
+        engine closed early gets no end callback, and so no usage from the provider."""
+        with self._lock:
+            prompts, self._prompts = list(self._prompts.values()), {}
+        for prompt in prompts:
+            self.add(estimate_tokens(prompt), estimate_tokens(output), model, estimated=True)
+
+    def add(
+        self, tokens_in: int, tokens_out: int, model: str | None, *, estimated: bool = False
+    ) -> None:
+        """Count one call."""
         prices = price_per_m(model, self.prices)
         cost = None if prices is None else (tokens_in * prices[0] + tokens_out * prices[1]) / 1e6
+        call = Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost)
+        if estimated:
+            call["estimated_calls"] = 1
         with self._lock:
-            self.usage = total(
-                [
-                    self.usage,
-                    Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost),
-                ]
-            )
+            self.usage = total([self.usage, call])
 
 
 def current_callbacks() -> Callbacks:

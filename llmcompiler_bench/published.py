@@ -4,7 +4,7 @@ Paper: Kim et al., "An LLM Compiler for Parallel Function Calling", ICML 2024, T
 (latency vs ReAct†, OpenAI parallel function calling vs ReAct, cost reduction, the gain of the
 streaming planner). Implementations: the original SqueezeAILab code (streaming), PyPI
 `llmcompiler` 2.0.1 and the llama-index LLMCompiler pack 0.3.1, each measured on this very
-simulation (default profile, scale 1, median of three items; docs/benchmark.md).  
+simulation (default profile, scale 1, median of three items; docs/benchmark.md).
 """
 
 from __future__ import annotations

@@ -372,9 +372,12 @@ class RunView:
             )
         if usage:
             cost = "unknown" if usage["cost_usd"] is None else f"${usage['cost_usd']:.6f}"
+            estimated = usage.get("estimated_calls", 0)
+            mark = "~" if estimated else ""
+            note = f" (estimated for {estimated} of the calls: not reported)" if estimated else ""
             self.console.print(
-                f"LLM calls: {usage['calls']}, tokens in/out: {usage['input_tokens']}/"
-                f"{usage['output_tokens']}, cost: {cost}"
+                f"LLM calls: {usage['calls']}, tokens in/out: {mark}{usage['input_tokens']}/"
+                f"{mark}{usage['output_tokens']}{note}, cost: {cost}"
             )
 
 

@@ -48,11 +48,11 @@ async def test_replan_continues_indices_and_references_earlier_rounds() -> None:
     ]
     answers = [
         "Thought: 2 failed\nAction: Replan(lookup 2 failed; try b)",
-        "Thought: ok\nAction: Finish(got $1 and b)",
+        "Thought: ok\nAction: Finish(got $1 and b)",  # $1 is resolved for the user
     ]
     graph, planner, joiner = scripted_graph([lookup], plans, answers)
     run = await run_graph(graph, "q")
-    assert run.answer == "got $1 and b"
+    assert run.answer == "got a-value and b"
     tasks = run.tasks
     assert [t["round"] for t in run.output["tasks"]] == [1, 1, 2]
     assert tasks[4]["result"] == "b from a-value-value"

@@ -87,7 +87,12 @@ async def test_reject_replans_with_the_reason_and_runs_nothing_of_the_rejected_p
     assert CALLS == ["safe"]
     assert run.answer == "replanned"
     state = await graph.aget_state(config)
-    assert state.values["review"] == {"round": 2, "verdict": "approved", "reason": None}
+    assert state.values["review"] == {
+        "round": 2,
+        "verdict": "approved",
+        "reason": None,
+        "final": None,
+    }
 
 
 async def test_a_resume_without_the_approval_context_still_honours_the_review() -> None:
