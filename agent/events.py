@@ -72,6 +72,11 @@ def task_finished(record: TaskRecord, limit: int) -> None:
     )
 
 
+def plan_note(round_: int, text: str) -> None:
+    """A plan line that was none of task, `Thought:` or the plan's end (never dropped)."""
+    _emit("plan_note", round=round_, text=text)
+
+
 def plan_finished(round_: int, n_tasks: int) -> None:
     _emit("plan_finished", round=round_, n_tasks=n_tasks)
 

@@ -8,7 +8,7 @@ START ──► planner ──┐   (same superstep; linked in-process by agent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
@@ -26,7 +26,7 @@ from agent.toolset import ToolLike, named_tools
 
 
 def create_llm_compiler(
-    tools: Sequence[ToolLike],
+    tools: Sequence[ToolLike] | Mapping[str, ToolLike],
     *,
     planner: ModelSpec | None = None,
     joiner: ModelSpec | None = None,
@@ -35,7 +35,8 @@ def create_llm_compiler(
     name: str = "llmcompiler",
     examples: str = DEFAULT_EXAMPLES,
 ) -> CompiledStateGraph[State, Context, InputState, OutputState]:
-    """Compile an LLMCompiler graph over `tools`.
+    """Compile an LLMCompiler graph over `tools` (a sequence, or a mapping whose keys name
+    the tools: the key is then the tool's name everywhere, the prompt included).
 
     Models (an instance or `"provider:model"`) are resolved when a run needs them, never here:
     the graph builds with no API key set. `examples` are the planner's worked examples; give

@@ -86,6 +86,23 @@ def clean_answer(
     return JoinerDecision("finish", scrubbed or _give_up("no clean answer", tasks))
 
 
+def _unreadable_plan(
+    current: RoundRecord, round_tasks: Sequence[TaskRecord], tasks: Sequence[TaskRecord]
+) -> str | None:
+    """Why the run failed when the last plan could not be read: it had no task that could
+    run (only notes or lines that failed their checks) and no task of the turn succeeded."""
+    if any(t["status"] == "done" for t in tasks) or any(
+        t["status"] != "error" for t in round_tasks
+    ):
+        return None
+    errors = [f"${t['idx']} {t['tool']}: {t['error']}" for t in round_tasks]
+    notes = current.get("plan_notes", [])
+    if not errors and not notes:
+        return None  # an empty plan on purpose: nothing to run, the joiner answered
+    detail = errors[0] if errors else f"no task in it, only text ({notes[0]!r})"
+    return f"the plan could not be read: {detail}"
+
+
 def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
     """The final answer when no replan is left (or a model failed): say so, give the results."""
     return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
@@ -130,13 +147,15 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         if review is not None and review["verdict"] == "edited":  # the approved plan decides
             final = review.get("final") if ctx.direct_answers else None
         direct = _direct_answer(final, round_tasks)
+        failure: str | None = None
         if review is not None and review["verdict"] == "rejected":
             reason = f"the reviewer rejected plan {current['round']}: {review['reason']}"
             decision = JoinerDecision("replan", reason)
         elif direct is not None:
             decision = JoinerDecision("finish", direct, "the plan's final task is the answer")
         elif current["plan_error"] and not round_tasks:
-            decision = JoinerDecision("finish", _give_up(current["plan_error"], state.tasks))
+            failure = current["plan_error"]
+            decision = JoinerDecision("finish", _give_up(failure, state.tasks))
         else:
             try:
                 spec = model or ctx.joiner_model or planner or ctx.planner_model
@@ -146,6 +165,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     question=question.text if question is not None else "",
                     tasks=state.tasks,
                     plan_note=current["plan_error"],
+                    plan_notes=current.get("plan_notes", []),
                     can_replan=can_replan,
                     limit=ctx.result_preview_chars,
                 )
@@ -159,6 +179,8 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
             except Exception as exc:
                 failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
                 decision = JoinerDecision("finish", _give_up(failure, state.tasks))
+        if decision.action == "finish" and failure is None:
+            failure = _unreadable_plan(current, round_tasks, state.tasks)
         if decision.action == "replan" and not can_replan:
             decision = JoinerDecision(
                 "finish",
@@ -178,6 +200,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         }
         rounds = [*state.rounds[:-1], record]
         update: dict[str, Any] = {"rounds": rounds, "usage": turn_usage(rounds, state.tasks)}
+        update["error"] = failure if decision.action == "finish" else None
         if decision.action == "replan":
             events.replan(current["round"] + 1, decision.content)
         else:

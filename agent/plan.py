@@ -23,8 +23,15 @@ from agent.references import find_references
 from agent.references import is_exact_reference as _is_exact
 from agent.toolset import JOIN, ToolLike, named_tools
 
-_START = re.compile(r"[ \t]*(?:([0-9]+)[ \t]*[.)][ \t]*([A-Za-z_][\w.-]*)|(join))[ \t]*\(")
-"""A task line up to its `(`: `N. tool(` or `N) tool(`, or an unnumbered `join(`."""
+_LEAD = r"[ \t>*_`#-]*"
+"""What models put before a plan line: indentation, bullets, quotes, emphasis, backticks."""
+
+_START = re.compile(
+    rf"{_LEAD}(?:(?:(?i:step)[ \t]*)?([0-9]+)[*_`]*[ \t]*[.):][ \t*_`]*([A-Za-z_][\w.-]*)"
+    r"|(join))[ \t]*\("
+)
+r"""A task line up to its `(`: `N. tool(`, `N) tool(`, `Step N: tool(`, with Markdown emphasis
+or backticks around the number or the call (`**1.** \`search(`), or an unnumbered `join(`."""
 
 
 def _prefixes(literal: str) -> str:
@@ -35,25 +42,33 @@ def _prefixes(literal: str) -> str:
     return pattern
 
 
+_NUMBERED_PREFIX = r"[0-9]+(?:[*_`]*[ \t]*(?:[.):](?:[ \t*_`]*(?:[A-Za-z_][\w.-]*[ \t]*)?)?)?)?"
 _START_PREFIX = re.compile(
-    r"[ \t]*(?:[0-9]+(?:[ \t]*(?:[.)](?:[ \t]*(?:[A-Za-z_][\w.-]*[ \t]*)?)?)?)?"
-    rf"|join[ \t]*|{_prefixes(JOIN)})"
+    rf"{_LEAD}(?:(?i:step)[ \t]*(?:{_NUMBERED_PREFIX})?|(?i:{_prefixes('step')})"
+    rf"|{_NUMBERED_PREFIX}|join[ \t]*|{_prefixes(JOIN)})"
 )
 """Every beginning of a line that could still turn out to match `_START`."""
 
-_THOUGHT = re.compile(r"[ \t]*(?i:thought)[ \t]*:")
+_THOUGHT = re.compile(rf"{_LEAD}(?i:thought)[*_`]*[ \t]*:[*_`]*")
 _END = "<END_OF_PLAN>"
 
 _TERMINATOR = re.compile(rf"{_START.pattern}|{_THOUGHT.pattern}|[ \t]*{re.escape(_END)}")
 """Lines that end a task whose `)` is missing, even inside brackets or quotes."""
 
 _TERMINATOR_PREFIX = re.compile(
-    rf"{_START_PREFIX.pattern}|[ \t]*(?:(?i:thought)[ \t]*|(?i:{_prefixes('thought')}))"
+    rf"{_START_PREFIX.pattern}"
+    rf"|{_LEAD}(?:(?i:thought)[*_`]*[ \t]*|(?i:{_prefixes('thought')}))"
     rf"|[ \t]*{_prefixes(_END)}"
 )
+_NOT_A_NOTE = re.compile(r"[\s>*_`#=-]*|[ \t]*```.*|[ \t]*(?i:plan)[ \t]*:?[ \t]*")
+"""Lines that carry nothing for the joiner: blank or decoration, Markdown fences, `Plan:`."""
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
-_UNQUOTED_REF = re.compile(r"\$(?:\{[0-9]+\}|[0-9]+)")
+_UNQUOTED_REF = re.compile(r"\$(?:\{[0-9]+\}|[0-9]+)(?:\.[A-Za-z_]\w*|\[[0-9]+\])*")
+_UNQUOTED_REF_PREFIX = re.compile(
+    r"\$(?:\{[0-9]*|(?:\{[0-9]+\}|[0-9]+)(?:\.[A-Za-z_]\w*|\[[0-9]+\])*(?:\.|\[[0-9]*)?)?"
+)
+"""Every beginning of an unquoted reference, field path included."""
 
 _IDLE, _TASK, _LOOKAHEAD, _TRAIL, _ENDED = range(5)
 
@@ -107,6 +122,10 @@ class PlanParser:
         self._max_tasks = max_tasks
         self._out: list[Task] = []
         self._mode = _IDLE
+        self.notes: list[str] = []
+        self.notes_emitted = 0  # how many notes a caller has reported so far
+        """Lines that were neither a task, a `Thought:` nor the plan's end, in order (prose,
+        an unreadable line): never dropped in silence, the joiner sees them."""
         self._skip_lf = False  # the previous character was a `\r`
         self._thought: str | None = None  # pending, for the next task
         # IDLE: the current line; `_head` grows only while the line may still start a task.
@@ -198,6 +217,8 @@ class PlanParser:
             text = line[thought.end() :].strip()
             if text:
                 self._thought = f"{self._thought} {text}" if self._thought else text
+        elif _END not in line and not _NOT_A_NOTE.fullmatch(line):
+            self.notes.append(line.strip())
         if _END in line:
             self._join(None)
 
@@ -291,19 +312,18 @@ class PlanParser:
                 self._quote = None
 
     def _extends_dollar(self, char: str) -> bool:
-        token = self._dollar or ""
-        if token.endswith("}"):
-            return False
-        if "0" <= char <= "9":
-            return True
-        return (char == "{" and token == "$") or (
-            char == "}" and len(token) > 2 and token[1] == "{"
-        )
+        """Whether `char` continues an unquoted reference: `$N`, `${N}`, then a field path
+        (`.name`, `[0]`), so that `$1.celsius` reads as `"$1.celsius"`."""
+        return _UNQUOTED_REF_PREFIX.fullmatch((self._dollar or "") + char) is not None
 
     def _flush_dollar(self) -> None:
         """Quote an unquoted `$N` / `${N}` (lenient for models that forget the quotes)."""
         token, self._dollar = self._dollar or "", None
-        self._text.append(f'"{token}"' if _UNQUOTED_REF.fullmatch(token) else token)
+        match = _UNQUOTED_REF.match(token)
+        if match is None:
+            self._text.append(token)
+        else:  # a trailing `.` or `[` that led nowhere is text again
+            self._text.append(f'"{match.group(0)}"{token[match.end() :]}')
 
     def _lookahead_char(self, char: str) -> None:
         self._lookahead += char
@@ -452,8 +472,8 @@ def _bind(
     keywords: list[tuple[str, Any]],
 ) -> tuple[dict[str, Any], list[str]]:
     """Arguments by parameter name, like a Python call would bind them."""
-    if signature is None:  # unknown tool: only keyword arguments have names
-        return dict(keywords), []
+    if signature is None:  # unknown tool: positional arguments keep their place as a name
+        return {**{f"arg{i}": value for i, value in enumerate(positional, 1)}, **dict(keywords)}, []
     params, required = signature
     errors: list[str] = []
     if len(positional) > len(params):
@@ -484,5 +504,18 @@ def parse_plan(
     max_tasks: int | None = None,
 ) -> list[Task]:
     """Parse a whole plan; the same machinery as streaming, so the results always agree."""
+    return read_plan(text, tools, known=known, max_tasks=max_tasks)[0]
+
+
+def read_plan(
+    text: str,
+    tools: Iterable[ToolLike] | Mapping[str, ToolLike],
+    *,
+    known: Iterable[int] = (),
+    max_tasks: int | None = None,
+) -> tuple[list[Task], list[str]]:
+    """A whole plan's tasks and its notes (the lines that were none of task, `Thought:` or
+    the plan's end)."""
     parser = PlanParser(tools, known=known, max_tasks=max_tasks)
-    return parser.feed(text) + parser.close()
+    tasks = parser.feed(text) + parser.close()
+    return tasks, parser.notes

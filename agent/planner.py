@@ -8,7 +8,7 @@ the same tool calls in the same order (LangGraph matches task results by call po
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -21,7 +21,7 @@ from agent import events
 from agent.context import Context, context_of, price_override
 from agent.live_round import LiveRound, join_round, leave_round, live_round, round_key
 from agent.models import ModelSpec, astream_with_retry, resolve_model
-from agent.plan import PlanParser, Task, parse_plan
+from agent.plan import PlanParser, Task, read_plan
 from agent.prompts import planner_messages
 from agent.state import (
     RoundRecord,
@@ -41,6 +41,8 @@ class PlanOutput(TypedDict):
     text: str
     error: str | None
     usage: Usage
+    notes: NotRequired[list[str]]
+    """Plan lines that were none of task, `Thought:` or the plan's end."""
 
 
 def _hand_off(live: LiveRound, tasks: Sequence[Task], round_: int) -> int:
@@ -88,6 +90,7 @@ async def stream_plan(
                 if piece:
                     pieces.append(piece)
                     n_tasks += _hand_off(live, parser.feed(piece), round_)
+                    _note(parser, round_)
                     if parser.ended:  # commentary after join() is not waited for
                         break
         finally:
@@ -96,8 +99,16 @@ async def stream_plan(
     except Exception as exc:
         error = f"the planner model failed: {type(exc).__name__}: {exc}"
     n_tasks += _hand_off(live, parser.close(), round_)
+    _note(parser, round_)
     events.plan_finished(round_, n_tasks)
-    return PlanOutput(text="".join(pieces), error=error, usage=meter.usage)
+    return PlanOutput(text="".join(pieces), error=error, usage=meter.usage, notes=parser.notes)
+
+
+def _note(parser: PlanParser, round_: int) -> None:
+    """Emit the plan notes the parser found since the last call."""
+    for text in parser.notes[parser.notes_emitted :]:
+        events.plan_note(round_, text)
+    parser.notes_emitted = len(parser.notes)
 
 
 stream_plan_task = task(stream_plan)
@@ -126,7 +137,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                 output = PlanOutput(
                     text="", error=f"the planner model is not usable: {exc}", usage=no_usage()
                 )
-                plan = parse_plan("", tools, known=known)
+                plan, notes = read_plan("", tools, known=known)
             else:
                 prompt = planner_messages(
                     direct_answers=ctx.direct_answers,
@@ -141,9 +152,12 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                 )
                 output = await stream_plan_task(key, prompt, round_, known)
                 # Parsed as it streamed, unless the plan was replayed from a checkpoint.
-                plan = live.live_plan or parse_plan(
-                    output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
-                )
+                if live.live_plan:
+                    plan, notes = live.live_plan, output.get("notes", [])
+                else:
+                    plan, notes = read_plan(
+                        output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
+                    )
             live.handoff.send(plan, position=0)  # after a resume: the replayed plan, at once
             live.handoff.end()
             await live.handoff.scheduler_outcome()
@@ -158,6 +172,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
             join_idx=plan[-1].idx,
             final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],
+            plan_notes=notes,
             planner_usage=output["usage"],
             joiner_usage=None,
             joiner_thought=None,

@@ -46,11 +46,13 @@ join(): ends the plan; afterwards the results are read and the question answered
 
 Write one action per line: `N. tool(arguments)`, arguments as Python literals.
 - N starts at {first_idx} and increases by one.
-- Pass an earlier result with the string "$N" (e.g. context=["$1", "$2"]); inside a longer \
-string $N is replaced by that result's text. Never guess a result you can fetch.
+- Pass an earlier result with the string "$N" (e.g. context=["$1", "$2"]), one field of a \
+structured result with "$N.field" or "$N[0]"; inside a longer string $N is replaced by that \
+result's text. Never guess a result you can fetch.
 - Independent actions must not reference each other, so they run at once.
 - An optional `Thought: ...` line may precede an action.
-- Use only the tools above. End with `N. join()` and write nothing after it.{direct}
+- Use only the tools above. Write only the plan: no Markdown, no prose. End with \
+`N. join()` and write nothing after it.{direct}
 
 Examples (tools in examples may differ from yours):
 {examples}"""
@@ -179,6 +181,7 @@ def joiner_messages(
     tasks: Sequence[TaskRecord],
     plan_note: str | None,
     can_replan: bool,
+    plan_notes: Sequence[str] = (),
     limit: int,
 ) -> list[BaseMessage]:
     system = JOINER_SYSTEM.format(replan_rule=REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
@@ -186,4 +189,7 @@ def joiner_messages(
     body = f"Question: {question}\n\nResults:\n{results}"
     if plan_note:
         body += f"\n\nNote: {plan_note}"
+    if plan_notes:
+        lines = "\n".join(f"- {note}" for note in plan_notes)
+        body += f"\n\nPlan lines that were not actions (the plan may be incomplete):\n{lines}"
     return [SystemMessage(system), *_history(messages), HumanMessage(body)]

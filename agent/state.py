@@ -68,6 +68,8 @@ class RoundRecord(TypedDict):
     final: str | None
     """`join(final="$N")`: the reference whose result is the answer (skips the joiner call)."""
     plan_error: str | None
+    plan_notes: NotRequired[list[str]]
+    """Plan lines that were none of task, `Thought:` or the plan's end: the joiner sees them."""
     planner_usage: Usage | None
     joiner_usage: Usage | None
     joiner_thought: str | None
@@ -99,6 +101,9 @@ class OutputState(InputState):
     tasks: list[TaskRecord] = field(default_factory=list)
     usage: Usage | None = None
     """LLM calls, tokens and cost of the current turn: planner, joiner and tools."""
+    error: str | None = None
+    """Why the turn failed (a model could not be reached, the plan could not be read), beside
+    the answer that explains it; None when it answered."""
 
 
 @dataclass(kw_only=True)

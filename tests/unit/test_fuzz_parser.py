@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.plan import PlanParser, Task, parse_plan
+from agent.plan import PlanParser, Task, parse_plan, read_plan
 from tests.helpers import math, search
 
 EXAMPLES = int(os.environ.get("LLMCOMPILER_FUZZ_EXAMPLES", "300"))
@@ -69,6 +69,12 @@ PIECES = [
     "Thought: ",
     "<END_OF_PLAN>",
     "```",
+    "**",
+    "`",
+    "Step ",
+    "- ",
+    "> ",
+    "Here is the plan:",
     "\\",
     "None",
     "1.5",
@@ -84,7 +90,8 @@ PIECES = [
 
 
 def check(text: str, cuts: list[int]) -> None:
-    whole = parse_plan(text, TOOLS, known=KNOWN, max_tasks=5)
+    whole, notes = read_plan(text, TOOLS, known=KNOWN, max_tasks=5)
+    assert whole == parse_plan(text, TOOLS, known=KNOWN, max_tasks=5)
     parser = PlanParser(TOOLS, known=KNOWN, max_tasks=5)
     streamed: list[Task] = []
     start = 0
@@ -94,6 +101,7 @@ def check(text: str, cuts: list[int]) -> None:
     streamed += parser.feed(text[start:])
     streamed += parser.close()
     assert streamed == whole
+    assert parser.notes == notes  # plan notes, too, do not depend on the chunking
     assert [t.tool for t in whole].count("join") == 1 and whole[-1].tool == "join"
     seen: set[int] = set(KNOWN)
     for task in whole:

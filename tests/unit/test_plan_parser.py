@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.tools import StructuredTool, tool
 
-from agent.plan import JOIN, PlanParser, Task, parse_plan
+from agent.plan import JOIN, PlanParser, Task, parse_plan, read_plan
 from tests.helpers import math, search
 
 
@@ -280,12 +280,12 @@ def test_index_must_increase() -> None:
     assert tasks[4].deps == [1, 2, 3]
 
 
-def test_unknown_tool() -> None:
+def test_unknown_tool_keeps_its_arguments_for_the_joiner() -> None:
     task = parse('1. browse("x", depth=2)')[0]
     assert task == Task(
         1,
         "browse",
-        {"depth": 2},
+        {"arg1": "x", "depth": 2},
         [],
         error="unknown tool 'browse' (known tools: calc, lookup, math, search)",
     )
@@ -462,3 +462,41 @@ def test_plain_functions_are_accepted_like_the_graph_accepts_them() -> None:
     assert tasks[0] == Task(1, "lookup_price", {"item": "tea", "currency": "USD"}, [])
     assert tasks[1] == Task(2, "fetch", {"url": "$1"}, [1])
     assert "unknown tool" in (parse_plan("1. nope()", [fetch])[0].error or "")
+
+
+# -- shapes real models write ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        '**1.** `search("x")`\n**2.** `search("y")`\n**3.** `join()`',
+        'Step 1: search("x")\nStep 2: search("y")\nStep 3: join()',
+        '1) search("x")\n2) search("y")\n3) join()',
+        '- 1. search("x")\n- 2. search("y")\n- 3. join()',
+        'Here is my plan:\n```\n1. search("x")\n2. search("y")\n3. join()\n```',
+        '`1. search("x")`\n`2. search("y")`\n`3. join()`',
+    ],
+    ids=["bold-backticks", "step-n", "n-paren", "bullets", "fenced", "backticked-lines"],
+)
+def test_markdown_and_step_shapes_read_as_tasks(text: str) -> None:
+    assert parse(text) == [
+        Task(1, "search", {"query": "x"}, []),
+        Task(2, "search", {"query": "y"}, []),
+        join(3, [1, 2]),
+    ]
+
+
+def test_lines_that_are_not_tasks_become_plan_notes_in_order() -> None:
+    text = (
+        'Here is the plan:\n```python\n1. search("x")\nI will compare them next.\n'
+        '2. serch("y"\n3. join()\nThis is commentary after the plan.'
+    )
+    tasks, notes = read_plan(text, TOOLS)
+    assert [t.tool for t in tasks] == ["search", "serch", "join"]
+    assert notes == ["Here is the plan:", "I will compare them next."]
+
+
+def test_unquoted_field_reference_reads_like_a_quoted_one() -> None:
+    quoted = parse('1. lookup("k")\n2. math("f", context=["$1.celsius", "${1}[0]"])\n3. join()')
+    bare = parse('1. lookup("k")\n2. math("f", context=[$1.celsius, ${1}[0]])\n3. join()')
+    assert bare == quoted
+    assert bare[1].args["context"] == ["$1.celsius", "${1}[0]"]
