@@ -23,6 +23,10 @@ from agent.models import astream_with_retry
 from agent.reply import answer_region, find_action
 from agent.usage import UsageMeter, child_callbacks, metered
 
+VIEW_TAG = "llmcompiler:view"
+"""Tag of the answer stream's own run: it re-streams the joiner model's output (counted once,
+under the joiner model's run), so usage counters skip it."""
+
 
 class AnswerExtractor:
     """Reads joiner output incrementally and releases the part that is surely answer text.

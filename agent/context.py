@@ -49,6 +49,14 @@ class Context:
         default=0.0,
         metadata={"description": "Sampling temperature for models built from strings."},
     )
+    max_output_tokens: int | None = field(
+        default=None,
+        metadata={
+            "description": "Cap on the tokens one model call (built from a string) may write; "
+            "None: the provider's default. Small local models can ramble to their context "
+            "limit without it."
+        },
+    )
     max_replans: int = field(
         default=2,
         metadata={"description": "Replans allowed after the first plan (N means at most N+1)."},

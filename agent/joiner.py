@@ -18,7 +18,7 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from agent import events
-from agent.answer import AnswerStream
+from agent.answer import VIEW_TAG, AnswerStream
 from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
 from agent.models import ModelSpec, resolve_model
@@ -125,7 +125,8 @@ async def _stream_decision(
     view = AnswerStream(source=chat, meter=meter, retries=retries, parse=final_answer)
     streamed: AIMessageChunk | None = None
     async for chunk in view.astream(
-        prompt, config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner"]}
+        prompt,
+        config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner", VIEW_TAG]},
     ):
         streamed = chunk if streamed is None else streamed + chunk
     return read(view.extractor.raw), streamed
@@ -159,7 +160,12 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         else:
             try:
                 spec = model or ctx.joiner_model or planner or ctx.planner_model
-                chat = resolve_model(spec, base_url=ctx.base_url, temperature=ctx.temperature)
+                chat = resolve_model(
+                    spec,
+                    base_url=ctx.base_url,
+                    temperature=ctx.temperature,
+                    max_tokens=ctx.max_output_tokens,
+                )
                 prompt = joiner_messages(
                     messages=state.messages,
                     question=question.text if question is not None else "",

@@ -63,14 +63,18 @@ def is_transient(exc: BaseException) -> bool:
 
 
 _CAPTURED_ENV_SUFFIXES = ("_API_KEY", "_BASE_URL", "_API_BASE", "_ORGANIZATION", "_PROJECT")
-_ModelKey = tuple[str, str | None, float | None, tuple[tuple[str, str], ...]]
+_ModelKey = tuple[str, str | None, float | None, int | None, tuple[tuple[str, str], ...]]
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ModelKey, BaseChatModel]]
 _by_loop = weakref.WeakKeyDictionary()
 _outside_loops: dict[_ModelKey, BaseChatModel] = {}
 
 
 def load_chat_model(
-    spec: str, *, base_url: str | None = None, temperature: float | None = None
+    spec: str,
+    *,
+    base_url: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
 ) -> BaseChatModel:
     """Build a chat model from `"provider:model"` (OpenAI by default).
 
@@ -80,18 +84,20 @@ def load_chat_model(
     settings = tuple(
         sorted((k, v) for k, v in os.environ.items() if k.endswith(_CAPTURED_ENV_SUFFIXES))
     )
-    key: _ModelKey = (spec, base_url, temperature, settings)
+    key: _ModelKey = (spec, base_url, temperature, max_tokens, settings)
     try:
         cache = _by_loop.setdefault(asyncio.get_running_loop(), {})
     except RuntimeError:
         cache = _outside_loops
     model = cache.get(key)
     if model is None:
-        model = cache[key] = _build_chat_model(spec, base_url, temperature)
+        model = cache[key] = _build_chat_model(spec, base_url, temperature, max_tokens)
     return model
 
 
-def _build_chat_model(spec: str, base_url: str | None, temperature: float | None) -> BaseChatModel:
+def _build_chat_model(
+    spec: str, base_url: str | None, temperature: float | None, max_tokens: int | None
+) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
     provider, sep, name = spec.partition(":")
@@ -100,6 +106,8 @@ def _build_chat_model(spec: str, base_url: str | None, temperature: float | None
     kwargs: dict[str, Any] = {}
     if temperature is not None:
         kwargs["temperature"] = temperature
+    if max_tokens is not None:
+        kwargs["max_tokens"] = max_tokens
     if provider == "openai":
         kwargs["max_retries"] = 0  # tenacity is the only retry layer
         kwargs["stream_usage"] = True
@@ -130,12 +138,16 @@ def check_model(spec: str, *, base_url: str | None, temperature: float | None = 
 
 
 def resolve_model(
-    spec: ModelSpec, *, base_url: str | None, temperature: float | None
+    spec: ModelSpec,
+    *,
+    base_url: str | None,
+    temperature: float | None,
+    max_tokens: int | None = None,
 ) -> BaseChatModel:
-    """An instance is used as given; a string is loaded with the run's base URL/temperature."""
+    """An instance is used as given; a string is loaded with the run's settings."""
     if isinstance(spec, BaseChatModel):
         return spec
-    return load_chat_model(spec, base_url=base_url, temperature=temperature)
+    return load_chat_model(spec, base_url=base_url, temperature=temperature, max_tokens=max_tokens)
 
 
 def _retrying(attempts: int) -> AsyncRetrying:

@@ -189,4 +189,5 @@ def _planner_model(model: ModelSpec | None, ctx: Context) -> BaseChatModel:
         model if model is not None else ctx.planner_model,
         base_url=ctx.base_url,
         temperature=ctx.temperature,
+        max_tokens=ctx.max_output_tokens,
     )

@@ -53,7 +53,12 @@ CHARS_PER_TOKEN = 4
 
 
 def estimate_tokens(text: str) -> int:
-    return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
+    return tokens_for_chars(len(text))
+
+
+def tokens_for_chars(chars: int) -> int:
+    """Estimated tokens of `chars` characters, for providers that report no usage."""
+    return max(1, round(chars / CHARS_PER_TOKEN)) if chars else 0
 
 
 def no_usage() -> Usage:

@@ -55,6 +55,7 @@ def create_react_agent(
             model if model is not None else ctx.planner_model,
             base_url=ctx.base_url,
             temperature=ctx.temperature,
+            max_tokens=ctx.max_output_tokens,
         )
         settings = dict(request.model_settings)
         if not parallel_tool_calls:

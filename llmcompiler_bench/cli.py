@@ -2,7 +2,7 @@
 
 llmcompiler bench [--quick] [--workload NAME ...] [--n N] [--repeats R] [--time-scale F]
                   [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png]
-llmcompiler bench --model provider:model [--base-url URL] [--n N]   # live hotpotqa
+llmcompiler bench --model provider:model [--base-url URL] [--n N]   # live, offline corpus
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from agent.errors import ModelNotConfiguredError
 from agent.models import check_model
 from llmcompiler_bench.export import payload, write_json
 from llmcompiler_bench.gantt import MISSING, chart_paths, draw
-from llmcompiler_bench.live import WORKLOAD as LIVE_WORKLOAD
-from llmcompiler_bench.live import run_live
+from llmcompiler_bench.live import DEFAULT_WORKLOAD as LIVE_DEFAULT
+from llmcompiler_bench.live import WORKLOADS as LIVE_WORKLOADS
+from llmcompiler_bench.live import live_payload, live_table, run_live, summarize_live
 from llmcompiler_bench.optimizations import run_optimizations, summarize_optimizations
+from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.records import RunRecord
-from llmcompiler_bench.report import render
+from llmcompiler_bench.report import header, render
 from llmcompiler_bench.runner import Settings, run_simulated
 from llmcompiler_bench.summary import summarize
-from llmcompiler_bench.systems import SYSTEMS
+from llmcompiler_bench.systems import LIVE_SYSTEMS, SYSTEMS
 from llmcompiler_bench.workloads import WORKLOADS
 from llmcompiler_scripted import PROFILES
 
@@ -36,7 +38,7 @@ DEFAULT_ITEMS = 3
 
 def _workloads(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in WORKLOADS]
+    unknown = [name for name in names if name not in WORKLOADS and name not in LIVE_WORKLOADS]
     if unknown:
         raise argparse.ArgumentTypeError(
             f"unknown workload {', '.join(unknown)} (choose from {', '.join(WORKLOADS)})"
@@ -63,7 +65,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         type=_workloads,
         metavar="NAME",
-        help=f"repeatable or comma-separated; default all: {', '.join(WORKLOADS)}",
+        help=(
+            f"repeatable or comma-separated; default all: {', '.join(WORKLOADS)} "
+            f"(live mode: one of {', '.join(LIVE_WORKLOADS)})"
+        ),
     )
     parser.add_argument(
         "--n", type=_positive, help=f"items per workload (default {DEFAULT_ITEMS}; 1 with --quick)"
@@ -81,6 +86,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated model preset (default gpt-4o-mini-like; its prices price live runs)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the tool latencies")
+    parser.add_argument(
+        "--persona",
+        choices=list(PERSONAS),
+        default="clean",
+        help="how the scripted planner and joiner behave: "
+        + "; ".join(f"{p.name}: {p.description}" for p in PERSONAS.values()),
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every raw figure here")
     parser.add_argument(
         "--gantt", type=Path, metavar="PATH.png", help="draw one timeline per item (matplotlib)"
@@ -88,7 +100,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         metavar="PROVIDER:MODEL",
-        help="live mode: hotpotqa with this model and live Wikipedia search",
+        help=(
+            "live mode: this model on real questions; --workload corpus (default: offline "
+            "tools over the bundled corpus) or hotpotqa (live Wikipedia)"
+        ),
     )
     parser.add_argument("--base-url", help="live mode: an OpenAI-compatible server URL")
 
@@ -96,7 +111,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     workloads = tuple(dict.fromkeys(args.workload or ()))
     if args.model:
-        workloads = (LIVE_WORKLOAD,)
+        workloads = workloads[:1] or (LIVE_DEFAULT,)
     return Settings(
         workloads=workloads or tuple(WORKLOADS),
         n=args.n if args.n is not None else 1 if args.quick else DEFAULT_ITEMS,
@@ -107,6 +122,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         profile=PROFILES[args.profile],
         seed=args.seed,
         quick=args.quick,
+        persona=args.persona,
     )
 
 
@@ -114,8 +130,12 @@ def _problem(args: argparse.Namespace) -> str | None:
     """A reason not to start (before a possibly long run), or None."""
     if args.gantt and importlib.util.find_spec("matplotlib") is None:
         return MISSING
-    if args.model and set(args.workload or ()) - {LIVE_WORKLOAD}:
-        return f"live mode (--model) runs only the {LIVE_WORKLOAD} workload"
+    if args.model and (
+        len(set(args.workload or ())) > 1 or set(args.workload or ()) - set(LIVE_WORKLOADS)
+    ):
+        return f"live mode (--model) runs one workload of: {', '.join(LIVE_WORKLOADS)}"
+    if not args.model and set(args.workload or ()) & set(LIVE_WORKLOADS) - set(WORKLOADS):
+        return "the corpus workload is live-only: give --model (and --base-url)"
     if args.model:
         try:
             check_model(args.model, base_url=args.base_url)
@@ -154,10 +174,20 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
 
         optimization_records: list[RunRecord] = []
         if args.model:
-            records = await run_live(settings, args.model, args.base_url, progress)
+            workload = settings.workloads[0]
+            records = await run_live(
+                settings, args.model, args.base_url, progress, workload=workload
+            )
         else:
             records = await run_simulated(settings, progress)
             optimization_records = await run_optimizations(settings, progress)
+    if args.model:
+        header(console, settings, live=args.model)
+        console.print(live_table(summarize_live(records, LIVE_SYSTEMS)))
+        if args.json:
+            write_json(args.json, live_payload(args.model, workload, settings, records))
+            console.print(f"wrote {args.json}", markup=False)
+        return 0
     summaries = [
         summarize(
             name,

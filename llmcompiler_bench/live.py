@@ -1,32 +1,72 @@
-"""Real-model mode: hotpotqa with a live model and live Wikipedia search.
+"""Real-model mode: the same systems on a real model, with real latency and tokens.
 
-The configuration is the one `llmcompiler ask` ships (`wikipedia_search`, the LLM-backed
-`math`, the shipped planner examples, the default ReAct prompt), so the figures describe what
-a user gets: latency, tokens and accuracy by the paper's metric. No scripted reply is involved.
+`corpus` (the default) asks questions over the bundled corpus with tools that work offline
+(corpus `search`, the LLM-backed `math` on the same model, `calculate`), so a model served on
+this machine (`make local-model`) can be measured with no network; `hotpotqa` is the paper's
+configuration (live Wikipedia search). Besides latency, tokens and accuracy (the paper's
+metric), the table says what a real model does to each system: runs that ended with an answer,
+runs that used a tool at all (a ReAct model may answer from its own guess), and answers free of
+protocol text. The paper's text ReAct (Thought / Action / Observation) runs beside the native
+tool-calling baselines, for servers without tool calling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
+from rich.table import Table
 
 from agent.context import Context
 from agent.models import load_chat_model
+from agent.reply import SCAFFOLDING, is_plan_or_call
+from llmcompiler_bench.corpus_questions import Question, corpus_questions
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.runner import Settings
-from llmcompiler_bench.systems import BASELINE_SYSTEMS, Setup, run_system
+from llmcompiler_bench.summary import Stat, stat
+from llmcompiler_bench.systems import LIVE_SYSTEMS, Setup, System, run_system
 from llmcompiler_bench.workloads import hotpotqa
 
-WORKLOAD = "hotpotqa"
+WORKLOADS = ("corpus", "hotpotqa")
+DEFAULT_WORKLOAD = "corpus"
+MAX_OUTPUT_TOKENS = 512
+"""Per model call in live mode: a small model that never writes `join()` or `Final Answer:`
+would otherwise decode to its context limit (minutes on a CPU) and time nothing useful."""
+_DANGLING_REFERENCE = re.compile(r"\$\{?\d+\}?")
 
 
-def live_tools(model: BaseChatModel) -> list[BaseTool]:
-    """Live Wikipedia search and the `math` tool on the same model (what `ask` uses)."""
-    from tools import build_math_tool, wikipedia_search
+def live_tools(workload: str, model: BaseChatModel) -> tuple[list[BaseTool], str]:
+    """The workload's tools (the `math` tool on the same model) and their worked examples."""
+    from tools import (
+        DEFAULT_TOOLS_EXAMPLES,
+        OFFLINE_TOOLS_EXAMPLES,
+        build_corpus_search,
+        build_math_tool,
+        calculate,
+        wikipedia_search,
+    )
 
-    return [wikipedia_search, build_math_tool(model)]
+    if workload == "hotpotqa":
+        return [wikipedia_search, build_math_tool(model)], DEFAULT_TOOLS_EXAMPLES
+    return [build_corpus_search(), build_math_tool(model), calculate], OFFLINE_TOOLS_EXAMPLES
+
+
+def live_questions(workload: str, n: int) -> list[Question]:
+    if workload == "hotpotqa":
+        return [Question(i.id, i.question, i.answer) for i in hotpotqa(n)]
+    return corpus_questions(n)
+
+
+def is_clean(answer: str) -> bool:
+    """An answer a user may see: no protocol text, no `$N`, not a plan or a tool call."""
+    return bool(answer.strip()) and not (
+        SCAFFOLDING.search(answer) or _DANGLING_REFERENCE.search(answer) or is_plan_or_call(answer)
+    )
 
 
 async def run_live(
@@ -34,28 +74,29 @@ async def run_live(
     spec: str,
     base_url: str | None,
     on_record: Callable[[RunRecord], None] = lambda _record: None,
+    *,
+    workload: str = DEFAULT_WORKLOAD,
+    systems: Sequence[System] = LIVE_SYSTEMS,
 ) -> list[RunRecord]:
-    """Every system on the first `n` hotpotqa questions, `repeats` times, one run at a time."""
-    from tools import DEFAULT_TOOLS_EXAMPLES
-
-    model = load_chat_model(spec, base_url=base_url, temperature=0.0)
-    tools = live_tools(model)
+    """Every system on the first `n` questions, `repeats` times, one run at a time."""
+    model = load_chat_model(spec, base_url=base_url, temperature=0.0, max_tokens=MAX_OUTPUT_TOKENS)
+    tools, examples = live_tools(workload, model)
     records = []
-    for item in hotpotqa(settings.n):
+    for item in live_questions(workload, settings.n):
         for repeat in range(settings.repeats):
-            for system in BASELINE_SYSTEMS:
+            for system in systems:
                 setup = Setup(
                     tools=tools,
                     planner=model,
                     joiner=model,
                     react_model=model,
-                    examples=DEFAULT_TOOLS_EXAMPLES,
+                    examples=examples,
                     question=item.question,
                     context=Context(planner_model=spec, base_url=base_url),
                 )
                 outcome = await run_system(system, setup)
                 record = make_record(
-                    workload=WORKLOAD,
+                    workload=workload,
                     item=item.id,
                     repeat=repeat,
                     system=system,
@@ -67,3 +108,110 @@ async def run_live(
                 on_record(record)
                 records.append(record)
     return records
+
+
+@dataclass(frozen=True)
+class LiveSummary:
+    """One system's figures over a live run."""
+
+    system: str
+    runs: int
+    answered: int
+    used_tools: int
+    clean: int
+    correct: int
+    latency: Stat | None
+    llm_calls: float
+    tool_calls: float
+    input_tokens: float
+    output_tokens: float
+
+
+def summarize_live(records: Sequence[RunRecord], systems: Sequence[System]) -> list[LiveSummary]:
+    out = []
+    for system in systems:
+        runs = [r for r in records if r.system == system.name]
+        if not runs:
+            continue
+        count = len(runs)
+        out.append(
+            LiveSummary(
+                system=system.label,
+                runs=count,
+                answered=sum(r.error is None and bool(r.answer.strip()) for r in runs),
+                used_tools=sum(bool(r.tools) for r in runs),
+                clean=sum(r.error is None and is_clean(r.answer) for r in runs),
+                correct=sum(r.correct for r in runs),
+                latency=stat([r.latency_s for r in runs]),
+                llm_calls=sum(r.llm_calls for r in runs) / count,
+                tool_calls=sum(len(r.tools) for r in runs) / count,
+                input_tokens=sum(r.input_tokens for r in runs) / count,
+                output_tokens=sum(r.output_tokens for r in runs) / count,
+            )
+        )
+    return out
+
+
+def live_table(summaries: Sequence[LiveSummary]) -> Table:
+    """What a real model does to each system, with the paper's accuracy and real latency."""
+    table = Table(title="live model: per system (means per run; latency median [min–max])")
+    for name in (
+        "system",
+        "runs",
+        "answered",
+        "used a tool",
+        "clean answers",
+        "accuracy",
+        "latency s",
+        "LLM calls",
+        "tool calls",
+        "tokens in/out",
+    ):
+        table.add_column(name, justify="left" if name == "system" else "right")
+    for s in summaries:
+        latency = (
+            f"{s.latency.median:.2f} [{s.latency.low:.2f}–{s.latency.high:.2f}]"
+            if s.latency
+            else "–"
+        )
+        table.add_row(
+            s.system,
+            str(s.runs),
+            f"{s.answered}/{s.runs}",
+            f"{s.used_tools}/{s.runs}",
+            f"{s.clean}/{s.runs}",
+            f"{s.correct / s.runs:.0%}",
+            latency,
+            f"{s.llm_calls:.1f}",
+            f"{s.tool_calls:.1f}",
+            f"{s.input_tokens:,.0f}/{s.output_tokens:,.0f}",
+        )
+    return table
+
+
+def live_payload(
+    spec: str, workload: str, settings: Settings, records: Sequence[RunRecord]
+) -> dict[str, Any]:
+    summaries = summarize_live(records, LIVE_SYSTEMS)
+    return {
+        "mode": "live",
+        "model": spec,
+        "workload": workload,
+        "n": settings.n,
+        "repeats": settings.repeats,
+        "summaries": [dataclasses.asdict(s) for s in summaries],
+        "records": [
+            {
+                "item": r.item,
+                "system": r.system,
+                "answer": r.answer,
+                "correct": r.correct,
+                "clean": r.error is None and is_clean(r.answer),
+                "latency_s": r.latency_s,
+                "llm_calls": r.llm_calls,
+                "tool_calls": len(r.tools),
+                "error": r.error,
+            }
+            for r in records
+        ],
+    }

@@ -16,10 +16,11 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
+from agent.answer import VIEW_TAG
+from agent.usage import estimate_tokens, tokens_for_chars
+
 KINDS = {"planner_model": "planner", "joiner_model": "joiner"}
 """The engine's run names of its planner and joiner model calls; other calls are `model`."""
-VIEW_TAG = "llmcompiler:view"
-"""Tag of runs that only re-stream another model's output (the joiner's answer stream)."""
 
 
 @dataclass
@@ -32,6 +33,10 @@ class ModelSpan:
     first_token_s: float | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated: bool = False
+    """The provider reported no usage (a local server's stream): tokens are estimated."""
+    prompt_chars: int = 0
+    output_chars: int = 0
 
 
 @dataclass
@@ -99,13 +104,17 @@ class Recorder(BaseCallbackHandler):
         if VIEW_TAG in (tags or ()):
             return
         span = ModelSpan(KINDS.get(name or "", "model"), self.now())
+        span.prompt_chars = sum(len(m.text) for m in messages[0]) if messages else 0
         self._open_models[run_id] = span
         self.models.append(span)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         span = self._open_models.get(run_id)
-        if span is not None and span.first_token_s is None:
+        if span is None:
+            return
+        if span.first_token_s is None:
             span.first_token_s = self.now()
+        span.output_chars += len(token) if isinstance(token, str) else 0
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         span = self._open_models.pop(run_id, None)
@@ -118,8 +127,11 @@ class Recorder(BaseCallbackHandler):
             for generation in generations
             if (usage := getattr(getattr(generation, "message", None), "usage_metadata", None))
         ]
-        if not usages:  # a view re-streaming another call's output (which reports usage)
-            self.models.remove(span)
+        if not usages:  # the provider reported none: estimate, and say so
+            text = "".join(g.text for generations in response.generations for g in generations)
+            span.input_tokens = tokens_for_chars(span.prompt_chars)
+            span.output_tokens = estimate_tokens(text)
+            span.estimated = True
             return
         span.input_tokens = sum(usage["input_tokens"] for usage in usages)
         span.output_tokens = sum(usage["output_tokens"] for usage in usages)
@@ -128,6 +140,10 @@ class Recorder(BaseCallbackHandler):
         span = self._open_models.pop(run_id, None)
         if span is not None:
             span.end_s = self.now()
+            if isinstance(error, GeneratorExit):  # a plan stream closed at join(): estimate
+                span.input_tokens = tokens_for_chars(span.prompt_chars)
+                span.output_tokens = tokens_for_chars(span.output_chars)
+                span.estimated = True
 
     def on_tool_start(
         self,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from llmcompiler_bench.personas import PERSONAS, Persona
 from llmcompiler_bench.plans import GoldTask, layers, results_of
 from llmcompiler_bench.workloads import Item
 from llmcompiler_scripted.chat_model import Responder
@@ -21,18 +22,20 @@ def _complete(item: Item, text: str) -> bool:
     return all(task.evidence in text for task in item.tasks)
 
 
-def planner(item: Item) -> Responder:
-    """The planner streams the gold plan, whatever the prompt."""
-    return lambda _messages: item.plan.text
+def planner(item: Item, persona: Persona = PERSONAS["clean"]) -> Responder:
+    """The planner streams the gold plan (as the persona writes it), whatever the prompt."""
+    text = persona.plan(item.plan.text)
+    return lambda _messages: text
 
 
-def joiner(item: Item) -> Responder:
-    """`Finish(answer)` when the prompt holds every result, else a wrong answer."""
+def joiner(item: Item, persona: Persona = PERSONAS["clean"]) -> Responder:
+    """The answer when the prompt holds every result, else a wrong answer (in the persona's
+    form of reply)."""
 
     def respond(messages: list[BaseMessage]) -> str:
         if _complete(item, "\n".join(m.text for m in messages)):
-            return f"Thought: the results answer the question.\nAction: Finish({item.answer})"
-        return f"Thought: some results are missing.\nAction: Finish({NOT_FOUND})"
+            return persona.reply("the results answer the question.", item.answer)
+        return persona.reply("some results are missing.", NOT_FOUND)
 
     return respond
 

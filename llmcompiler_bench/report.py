@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcompiler_bench.optimizations import OPTIMIZATIONS, Effect, OptimizationSummary
+from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.published import (
     IMPLEMENTATION_LABELS,
     IMPLEMENTATION_SPEEDUPS,
@@ -72,7 +73,7 @@ def header(console: Console, settings: Settings, *, live: str | None = None) -> 
     if live:
         console.print(
             f"[bold]LLMCompiler benchmark — LIVE model {live}[/bold] (real latency, tokens "
-            f"and accuracy on hotpotqa; cost at {settings.profile.name} prices)"
+            f"and accuracy on {settings.workloads[0]})"
         )
     else:
         console.print(
@@ -80,6 +81,8 @@ def header(console: Console, settings: Settings, *, live: str | None = None) -> 
             "with the profile's timing through the real graphs; seeded tool latencies)"
         )
         console.print(f"profile {describe_profile(settings.profile)}")
+        persona = PERSONAS[settings.persona]
+        console.print(f"persona {persona.name}: {persona.description}")
     console.print(
         f"time scale {settings.time_scale:g} · {settings.n} item(s) per workload × "
         f"{settings.repeats} repeat(s) · seed {settings.seed} · figures are medians "

@@ -18,6 +18,7 @@ from agent.context import Context
 from agent.prompts import DEFAULT_EXAMPLES
 from llmcompiler_bench import replies
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
+from llmcompiler_bench.personas import PERSONAS, Persona
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.systems import (
     BASELINE_SYSTEMS,
@@ -46,6 +47,8 @@ class Settings:
     profile: ModelProfile
     seed: int
     quick: bool = False
+    persona: str = "clean"
+    """How the scripted planner and joiner behave (`llmcompiler_bench.personas`)."""
 
 
 def systems_of(workload: Workload) -> Sequence[System]:
@@ -85,9 +88,10 @@ def _setup(
     *,
     variant: Variant | None = None,
     stream_answer: bool = True,
+    persona: Persona = PERSONAS["clean"],
 ) -> Setup:
     def model(respond: Responder) -> ScriptedChatModel:
-        return ScriptedChatModel(respond=respond, timing=profile)
+        return ScriptedChatModel(respond=respond, timing=profile, report_usage=persona.report_usage)
 
     context = base_context(item)
     if variant is not None:
@@ -95,8 +99,8 @@ def _setup(
     store = variant.store if variant is not None else None
     return Setup(
         tools=build_tools(item.tools, item.tasks, latencies, scale, cacheable=store is not None),
-        planner=model(replies.planner(item)),
-        joiner=model(replies.joiner(item)),
+        planner=model(replies.planner(item, persona)),
+        joiner=model(replies.joiner(item, persona)),
         react_model=model(replies.react(item, parallel=system.parallel_calls)),
         examples=DEFAULT_EXAMPLES,
         question=item.question,
@@ -136,7 +140,14 @@ async def run_item(
     profile = profile_for(workload, settings)
     scale = settings.time_scale
     setup = _setup(
-        item, system, latencies, profile, scale, variant=variant, stream_answer=not workload.stress
+        item,
+        system,
+        latencies,
+        profile,
+        scale,
+        variant=variant,
+        stream_answer=not workload.stress,
+        persona=PERSONAS[settings.persona],
     )
     thread_id = variant.thread_id if variant is not None else "bench"
     outcome = await run_system(system, setup, thread_id=thread_id)

@@ -1,8 +1,9 @@
 """The systems compared, each run through its real graph with a `Recorder` attached.
 
 LLMCompiler (streaming dispatch), LLMCompiler planning fully before running (the paper's
-non-streaming mode), sequential ReAct, parallel-call ReAct (`create_agent`), and for the
-stress workloads LLMCompiler with an `AsyncSqliteSaver` checkpointer.
+non-streaming mode), sequential ReAct, parallel-call ReAct (`create_agent`), in live mode the
+paper's text-protocol ReAct, and for the stress workloads LLMCompiler with an
+`AsyncSqliteSaver` checkpointer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agent.context import Context
 from agent.graph import create_llm_compiler
 from graphs.react_agent import create_react_agent
 from llmcompiler_bench.recorder import Recorder
+from llmcompiler_bench.text_react import create_text_react_agent
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class System:
     streaming: bool = True
     parallel_calls: bool = False
     sqlite: bool = False
+    text_protocol: bool = False
+    """ReAct in plain text (Thought / Action / Observation), for models without tool calling."""
 
 
 LLMCOMPILER = System("llmcompiler", "LLMCompiler")
@@ -41,9 +45,11 @@ PLAN_FIRST = System("llmcompiler-plan-first", "LLMCompiler (plan, then run)", st
 SQLITE = System("llmcompiler-sqlite", "LLMCompiler + AsyncSqliteSaver", sqlite=True)
 REACT = System("react", "ReAct", react=True)
 REACT_PARALLEL = System("react-parallel", "ReAct (parallel calls)", react=True, parallel_calls=True)
+TEXT_REACT = System("react-text", "ReAct (text protocol)", react=True, text_protocol=True)
 BASELINE_SYSTEMS = (LLMCOMPILER, PLAN_FIRST, REACT, REACT_PARALLEL)
+LIVE_SYSTEMS = (LLMCOMPILER, REACT, REACT_PARALLEL, TEXT_REACT)
 STRESS_SYSTEMS = (LLMCOMPILER, SQLITE)
-SYSTEMS = {s.name: s for s in (*BASELINE_SYSTEMS, SQLITE)}
+SYSTEMS = {s.name: s for s in (*BASELINE_SYSTEMS, SQLITE, TEXT_REACT)}
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ async def _checkpointer(system: System) -> AsyncIterator[BaseCheckpointSaver | N
 
 
 def _graph(system: System, setup: Setup, saver: BaseCheckpointSaver | None) -> Any:
+    if system.text_protocol:
+        return create_text_react_agent(setup.tools, setup.react_model)
     if system.react:
         return create_react_agent(
             setup.tools,

@@ -216,6 +216,8 @@ class RunView:
                 f"{stamp} [magenta]replanning (round {event['round']})[/magenta]: "
                 f"{escape(_short(event['reason']))}"
             )
+        elif kind == "plan_note":
+            self._line(f"{stamp} [yellow]not a task[/yellow] {escape(_short(event['text']))}")
 
     def _line(self, text: str) -> None:
         self.console.print(text, no_wrap=True, overflow="ellipsis", highlight=False)
@@ -358,6 +360,13 @@ class RunView:
                 "critical path: " + " → ".join(f"${idx}" for idx in path), highlight=False
             )
         tl = self.timeline()
+        notes = [e["text"] for e in self.events if e["event"] == "plan_note"]
+        if notes and self.live:
+            self.console.print(
+                f"[yellow]plan lines that were not tasks ({len(notes)}):[/yellow] "
+                + escape(" | ".join(_short(n) for n in notes[:3])),
+                highlight=False,
+            )
         self.console.print()
         self.console.rule("answer")
         self.console.print(escape(answer))
@@ -387,6 +396,7 @@ def dump_json(answer: str, output: dict[str, Any], events: list[dict[str, Any]])
             "answer": answer,
             "tasks": output.get("tasks", []),
             "usage": output.get("usage"),
+            "error": output.get("error"),
             "events": events,
         },
         ensure_ascii=False,

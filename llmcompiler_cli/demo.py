@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from agent.context import Context
 from agent.graph import create_llm_compiler
 from llmcompiler_scripted import PROFILES, ScriptedChatModel
-from tools import build_corpus_search, build_math_tool, calculate
+from tools import OFFLINE_TOOLS_EXAMPLES, build_corpus_search, build_math_tool, calculate
 
 QUESTION = (
     "How much taller is Mount Everest than K2, Kilimanjaro and Mont Blanc, "
@@ -40,17 +40,6 @@ Thought: each difference needs Everest and one other mountain
 8. calculate("($5 + $6 + $7) / 3")
 9. join()"""
 
-EXAMPLES = """\
-Question: Which is taller, Denali or Aconcagua, and by how much?
-1. search("Denali height")
-2. search("Aconcagua height")
-3. math("How many meters taller is the taller mountain?", context=["$1", "$2"])
-4. join()
-
-Question: What is 15% of the population of Canada?
-1. search("Canada population")
-2. math("15% of the population", context=["$1"])
-3. join()"""
 
 SEARCH_LATENCY_S = (0.4, 0.9)
 """Simulated network latency of each search call (seeded uniform draw)."""
@@ -103,5 +92,7 @@ def build_demo(seed: int = 7) -> tuple[Any, Context]:
     joiner = ScriptedChatModel(respond=_simulated_joiner, timing=profile)
     math_model = ScriptedChatModel(respond=_simulated_math, timing=profile)
     tools = [_search_with_latency(seed), build_math_tool(math_model), calculate]
-    graph = create_llm_compiler(tools, planner=planner, joiner=joiner, examples=EXAMPLES)
+    graph = create_llm_compiler(
+        tools, planner=planner, joiner=joiner, examples=OFFLINE_TOOLS_EXAMPLES
+    )
     return graph, Context(max_replans=1)

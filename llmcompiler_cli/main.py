@@ -26,6 +26,7 @@ from langgraph.types import Command
 from rich.console import Console
 
 from agent import models
+from agent.answer import VIEW_TAG
 from agent.context import Context
 from agent.errors import ModelNotConfiguredError
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
@@ -41,6 +42,8 @@ def hint_for(error: str, ctx: Context) -> str:
         return "the API key was refused: check OPENAI_API_KEY (or your provider's key variable)"
     if "NotFound" in error or "404" in error:
         return f"{where} does not serve model {ctx.planner_model!r}: check --model"
+    if "plan could not be read" in error:
+        return "the model wrote no plan line the engine could run: try a stronger model"
     return models.NO_MODEL_HINT
 
 
@@ -66,6 +69,8 @@ class PromptPrinter(BaseCallbackHandler):
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
+        if VIEW_TAG in (kwargs.get("tags") or ()):  # the answer stream re-sends the joiner's
+            return
         name = kwargs.get("name") or "model"
         for message in messages[0]:
             self.console.rule(f"[dim]{name} prompt: {message.type}[/dim]")
@@ -131,10 +136,10 @@ async def run(
         print(dump_json(answer, output, view.events))
     else:
         view.print_summary(answer, time.monotonic() - started, output.get("usage"))
-    if plan_errors:
+    failure = output.get("error") or (plan_errors[-1] if plan_errors else None)
+    if failure:
         view.console.print(
-            f"[red]error:[/red] {plan_errors[-1]}\nhint: {hint_for(plan_errors[-1], ctx)}",
-            highlight=False,
+            f"[red]error:[/red] {failure}\nhint: {hint_for(failure, ctx)}", highlight=False
         )
         return 1
     return 0
@@ -171,6 +176,7 @@ async def _ask(args: argparse.Namespace, console: Console) -> int:
         "joiner_model": args.joiner_model,
         "base_url": args.base_url,
         "max_replans": args.max_replans,
+        "max_output_tokens": args.max_output_tokens,
         "approve_plan": args.approve or None,
     }
     ctx = replace(ctx, **{k: v for k, v in overrides.items() if v is not None})
@@ -216,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--joiner-model", help="joiner model (default: the planner's)")
     ask.add_argument("--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)")
     ask.add_argument("--max-replans", type=int)
+    ask.add_argument(
+        "--max-output-tokens", type=int, help="cap each model call's output (small local models)"
+    )
     ask.add_argument("--thread", help="continue a conversation (persisted with SQLite)")
     ask.add_argument("--approve", action="store_true", help="review each plan before any tool runs")
     demo = commands.add_parser("demo", help="offline demo with simulated models")

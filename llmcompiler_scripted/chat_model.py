@@ -136,6 +136,8 @@ class ScriptedChatModel(BaseChatModel):
     responses: SkipValidation[Sequence[ScriptItem]] = Field(default_factory=list)
     respond: Responder | None = None
     timing: ModelProfile = PROFILES["instant"]
+    report_usage: bool = True
+    """False: like a server that streams no token usage (many local ones)."""
     calls: list[list[BaseMessage]] = Field(default_factory=list, exclude=True)
     """Input messages of every call, in call order."""
 
@@ -206,7 +208,7 @@ class ScriptedChatModel(BaseChatModel):
         )
         last = AIMessageChunk(
             content="",
-            usage_metadata=usage,
+            usage_metadata=usage if self.report_usage else None,
             chunk_position="last",
             response_metadata={
                 "finish_reason": "tool_calls" if message.tool_calls else "stop",

@@ -6,12 +6,13 @@ from langchain_core.tools import BaseTool
 
 from tools.calculate import EvaluationError, calculate, evaluate
 from tools.corpus_search import build_corpus_search, search
-from tools.examples import DEFAULT_TOOLS_EXAMPLES
+from tools.examples import DEFAULT_TOOLS_EXAMPLES, OFFLINE_TOOLS_EXAMPLES
 from tools.math import build_math_tool
 from tools.wikipedia import build_wikipedia_tool, wikipedia_search
 
 __all__ = [
     "DEFAULT_TOOLS_EXAMPLES",
+    "OFFLINE_TOOLS_EXAMPLES",
     "EvaluationError",
     "build_corpus_search",
     "build_math_tool",

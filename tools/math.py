@@ -74,7 +74,10 @@ def _model_from_runtime() -> BaseChatModel:
             "or call the tool inside an LLMCompiler graph run"
         )
     return load_chat_model(
-        context.planner_model, base_url=context.base_url, temperature=context.temperature
+        context.planner_model,
+        base_url=context.base_url,
+        temperature=context.temperature,
+        max_tokens=context.max_output_tokens,
     )
 
 

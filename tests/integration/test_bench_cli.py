@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.tools import BaseTool, StructuredTool
 from rich.console import Console
 
-from llmcompiler_bench import live
 from llmcompiler_bench.cli import add_bench_arguments, run_bench, settings_from
 from llmcompiler_bench.gantt import MISSING
 from llmcompiler_scripted import ScriptedOpenAIServer
@@ -102,32 +100,28 @@ async def test_gantt_without_matplotlib_says_how_to_install_it(
     assert MISSING in text.replace("\n", "")
 
 
-def _stub_search() -> BaseTool:
-    def wikipedia_search(query: str) -> str:
-        """Stub of the live search (tests never reach the internet)."""
-        return f"{query}: an American filmmaker."
-
-    return StructuredTool.from_function(wikipedia_search)
-
-
 def _respond(messages: list[dict[str, Any]]) -> Any:
-    """Planner, joiner, or a ReAct turn, told apart by their prompts."""
+    """Planner, joiner, math, a ReAct turn or a text-ReAct turn, told apart by their prompts."""
     system = str(messages[0]["content"])
+    last = str(messages[-1]["content"])
     if system.startswith("Plan how to answer"):
-        return '1. wikipedia_search("Scott Derrickson")\n2. wikipedia_search("Ed Wood")\n3. join()'
+        return '1. search("Mount Everest")\n2. search("K2")\n3. join()'
     if "Finish(" in system:
-        return "Thought: both are American.\nAction: Finish(yes)"
+        return "Thought: 8,849 m is more than 8,611 m.\nAction: Finish(Mount Everest)"
+    if system.startswith("Answer the question with the tools below. Use exactly this format"):
+        if "Observation:" in last:
+            return "Thought: I know the answer\nFinal Answer: Mount Everest"
+        return 'Thought: I need its height.\nAction: search("Mount Everest")'
     if not any(m["role"] == "tool" for m in messages):
-        call = {"name": "wikipedia_search", "args": {"query": "Ed Wood"}}
-        return {"content": "I look him up.", "tool_calls": [call]}
-    return "Answer: yes"
+        call = {"name": "search", "args": {"query": "Mount Everest"}}
+        return {"content": "I look it up.", "tool_calls": [call]}
+    return "Mount Everest"
 
 
-async def test_live_mode_measures_a_real_client_against_an_openai_compatible_server(
+async def test_live_mode_runs_every_system_offline_through_a_real_client(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setattr(live, "live_tools", lambda model: [_stub_search()])
     out = tmp_path / "live.json"
     with ScriptedOpenAIServer(respond=_respond) as server:
         code, text = await _bench(
@@ -135,15 +129,23 @@ async def test_live_mode_measures_a_real_client_against_an_openai_compatible_ser
             "--json", str(out),
         )  # fmt: skip
     assert code == 0, text
-    assert "LIVE model openai:scripted" in text
+    assert "LIVE model openai:scripted" in text and "on corpus" in text.replace("\n", " ")
     data = json.loads(out.read_text())
-    assert data["mode"] == "live:openai:scripted"
-    runs = {r["system"]: r for r in data["runs"]}
-    assert all(r["correct"] and r["input_tokens"] > 0 for r in runs.values())
-    assert runs["llmcompiler"]["llm_calls"] == 2 and len(runs["llmcompiler"]["tools"]) == 2
-    assert runs["react"]["llm_calls"] == 2 and runs["react"]["bound_s"] is None
+    assert data["mode"] == "live" and data["workload"] == "corpus"
+    runs = {r["system"]: r for r in data["records"]}
+    assert set(runs) == {"llmcompiler", "react", "react-parallel", "react-text"}
+    assert all(r["correct"] and r["clean"] and r["error"] is None for r in runs.values())
+    assert runs["llmcompiler"]["llm_calls"] == 2 and runs["llmcompiler"]["tool_calls"] == 2
+    assert runs["react-text"]["llm_calls"] == 2 and runs["react-text"]["tool_calls"] == 1
+    summaries = {s["system"]: s for s in data["summaries"]}
+    assert all(s["input_tokens"] > 0 for s in summaries.values())  # estimated when unreported
 
 
-async def test_live_mode_runs_hotpotqa_only() -> None:
+async def test_live_mode_refuses_a_simulated_only_workload() -> None:
     code, text = await _bench("--model", "openai:x", "--workload", "movie")
-    assert code == 2 and "only the hotpotqa workload" in text
+    assert code == 2 and "runs one workload of: corpus, hotpotqa" in text
+
+
+async def test_corpus_workload_without_a_model_is_refused() -> None:
+    code, text = await _bench("--workload", "corpus")
+    assert code == 2 and "live-only" in text

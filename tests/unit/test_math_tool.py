@@ -112,7 +112,9 @@ async def test_inside_a_graph_uses_the_runs_planner_model(monkeypatch: pytest.Mo
     model = ScriptedModel(script=["Expression: 40 + 2"])
     loaded: list[tuple[str, str | None, float | None]] = []
 
-    def fake_load(spec: str, *, base_url: str | None, temperature: float | None) -> BaseChatModel:
+    def fake_load(
+        spec: str, *, base_url: str | None, temperature: float | None, max_tokens: int | None
+    ) -> BaseChatModel:
         loaded.append((spec, base_url, temperature))
         return model
 
