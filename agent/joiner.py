@@ -24,7 +24,7 @@ from agent.errors import FieldAccessError
 from agent.models import ModelSpec, resolve_model
 from agent.prompts import joiner_messages
 from agent.references import resolve_references, result_text
-from agent.reply import SCAFFOLDING, JoinerDecision, parse_joiner_output
+from agent.reply import SCAFFOLDING, JoinerDecision, parse_joiner_output, protocol_lines
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
 from agent.usage import Usage, UsageMeter, total
@@ -77,12 +77,14 @@ def clean_answer(
         return JoinerDecision("finish", _give_up("the joiner gave no answer", tasks))
     indices = {t["idx"] for t in tasks}
     dangling = any(int(n) in indices for n in _REFERENCE.findall(answer))
-    if not dangling and SCAFFOLDING.search(answer) is None:
+    leaked = protocol_lines(answer)
+    if not dangling and not leaked and SCAFFOLDING.search(answer) is None:
         return JoinerDecision("finish", answer, decision.thought)
     if can_replan:
-        reason = "the answer held protocol text or a reference to a task without a result"
+        reason = "the answer held protocol text, a plan line or a reference without a result"
         return JoinerDecision("replan", reason, decision.thought)
-    scrubbed = _REFERENCE.sub("", SCAFFOLDING.sub("", answer)).strip(" \n()")
+    kept = "\n".join(line for line in answer.splitlines() if line not in leaked)
+    scrubbed = _REFERENCE.sub("", SCAFFOLDING.sub("", kept)).strip(" \n()")
     return JoinerDecision("finish", scrubbed or _give_up("no clean answer", tasks))
 
 

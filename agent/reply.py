@@ -102,6 +102,19 @@ def _from_json(text: str) -> JoinerDecision | None:
     return None
 
 
+_ECHO_LINE = re.compile(r"^\s*->")
+"""A line of the results listing the joiner was shown (`   -> result`), copied back."""
+
+
+def protocol_lines(text: str) -> list[str]:
+    """Lines of `text` that are plan lines, tool calls or copied result lines: never answer."""
+    return [
+        line
+        for line in text.splitlines()
+        if _CALL_LINE.match(line) or _ECHO_LINE.match(line) or SCAFFOLDING.match(line.strip())
+    ]
+
+
 def is_plan_or_call(text: str) -> bool:
     """True when every line of `text` is a plan line or a tool call (no answer in it)."""
     lines = [line for line in text.strip().strip("`").splitlines() if line.strip()]

@@ -1,7 +1,7 @@
 """`llmcompiler bench`: the arguments and the command (wired into `llmcompiler_cli.main`).
 
 llmcompiler bench [--quick] [--workload NAME ...] [--n N] [--repeats R] [--time-scale F]
-                  [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png]
+                  [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png] [--peers]
 llmcompiler bench --model provider:model [--base-url URL] [--n N]   # live, offline corpus
 """
 
@@ -23,6 +23,8 @@ from llmcompiler_bench.live import DEFAULT_WORKLOAD as LIVE_DEFAULT
 from llmcompiler_bench.live import WORKLOADS as LIVE_WORKLOADS
 from llmcompiler_bench.live import live_payload, live_table, run_live, summarize_live
 from llmcompiler_bench.optimizations import run_optimizations, summarize_optimizations
+from llmcompiler_bench.peers import PEERS, PeersResult, run_peers
+from llmcompiler_bench.peers.summary import PeerSummary, summarize_peers
 from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.report import header, render
@@ -106,6 +108,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--base-url", help="live mode: an OpenAI-compatible server URL")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run other LLMCompiler implementations on the same items, models, tools and "
+        f"latencies ({', '.join(p.label for p in PEERS)}); each is installed on first use "
+        "into a venv of its own under .peers/ (needs python3.11 and PyPI)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -136,6 +145,8 @@ def _problem(args: argparse.Namespace) -> str | None:
         return f"live mode (--model) runs one workload of: {', '.join(LIVE_WORKLOADS)}"
     if not args.model and set(args.workload or ()) & set(LIVE_WORKLOADS) - set(WORKLOADS):
         return "the corpus workload is live-only: give --model (and --base-url)"
+    if args.model and getattr(args, "peers", False):
+        return "--peers runs with the simulated models only (not with --model)"
     if args.model:
         try:
             check_model(args.model, base_url=args.base_url)
@@ -173,6 +184,7 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
             )
 
         optimization_records: list[RunRecord] = []
+        peers: PeersResult | None = None
         if args.model:
             workload = settings.workloads[0]
             records = await run_live(
@@ -181,6 +193,8 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
         else:
             records = await run_simulated(settings, progress)
             optimization_records = await run_optimizations(settings, progress)
+            if getattr(args, "peers", False):
+                peers = await run_peers(settings, progress=status.update)
     if args.model:
         header(console, settings, live=args.model)
         console.print(live_table(summarize_live(records, LIVE_SYSTEMS)))
@@ -202,7 +216,16 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
         for name in settings.workloads
         if optimization_records and not WORKLOADS[name].stress
     ]
-    render(console, summaries, settings, live=args.model, optimizations=optimizations)
+    peer_summaries: list[PeerSummary] = summarize_peers(peers, records) if peers else []
+    render(
+        console,
+        summaries,
+        settings,
+        live=args.model,
+        optimizations=optimizations,
+        peers=peers,
+        peer_summaries=peer_summaries,
+    )
     if args.json:
         data = payload(
             settings,
@@ -211,6 +234,8 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
             live=args.model,
             optimizations=optimizations,
             optimization_records=optimization_records,
+            peers=peers,
+            peer_summaries=peer_summaries,
         )
         write_json(args.json, data)
         console.print(f"wrote {args.json}", markup=False)

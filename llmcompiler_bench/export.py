@@ -1,4 +1,5 @@
-"""`--json PATH`: every raw figure of the run, with the settings, profile and references."""
+"""`--json PATH`: every raw figure of the run, with the settings, profile, the peers' runs
+(`--peers`) and the paper's published figures (labelled `published`: not measured here)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from llmcompiler_bench.optimizations import OptimizationSummary
-from llmcompiler_bench.published import IMPLEMENTATION_SPEEDUPS, IMPLEMENTATIONS, PAPER, TARGETS
+from llmcompiler_bench.peers import NOT_PIP_INSTALLABLE, PeerRun, PeersResult
+from llmcompiler_bench.peers.summary import PeerSummary
+from llmcompiler_bench.published import PAPER
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.runner import Settings
 from llmcompiler_bench.summary import WorkloadSummary
@@ -24,6 +27,30 @@ def _run(record: RunRecord) -> dict[str, Any]:
     }
 
 
+def _peer_run(run: PeerRun) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(run),
+        "llm_calls": run.llm_calls,
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "bound_ratio": run.bound_ratio,
+    }
+
+
+def peers_payload(peers: PeersResult, summaries: Sequence[PeerSummary]) -> dict[str, Any]:
+    """The peers: what each is and how it was installed, its runs, summaries and skips."""
+    return {
+        "peers": {
+            peer.name: {"label": peer.label, "requirement": peer.requirement}
+            for peer in peers.peers
+        },
+        "summaries": [dataclasses.asdict(s) for s in summaries],
+        "runs": [_peer_run(r) for r in peers.runs],
+        "skipped": [dataclasses.asdict(s) for s in peers.skips],
+        "not_pip_installable": NOT_PIP_INSTALLABLE,
+    }
+
+
 def payload(
     settings: Settings,
     summaries: Sequence[WorkloadSummary],
@@ -32,25 +59,13 @@ def payload(
     live: str | None = None,
     optimizations: Sequence[OptimizationSummary] = (),
     optimization_records: Sequence[RunRecord] = (),
+    peers: PeersResult | None = None,
+    peer_summaries: Sequence[PeerSummary] = (),
 ) -> dict[str, Any]:
     """Everything as JSON-ready data; the optimizations view's runs are kept apart from the
-    main comparison's (`optimizations.runs`, each with its `variant`)."""
-    by_name = {s.workload: s for s in summaries}
-    targets = []
-    for target in TARGETS:
-        if target.workload in by_name and not live:
-            measured, met = target.verdict(by_name[target.workload])
-            targets.append(
-                {
-                    "workload": target.workload,
-                    "target": target.label,
-                    "threshold": target.threshold,
-                    "at_most": target.at_most,
-                    "measured": measured,
-                    "met": met,
-                }
-            )
-    return {
+    main comparison's (`optimizations.runs`, each with its `variant`), and so are the peers'
+    (`peers`, present with `--peers`)."""
+    data: dict[str, Any] = {
         "mode": f"live:{live}" if live else "simulated",
         "settings": {
             **{k: v for k, v in dataclasses.asdict(settings).items() if k != "profile"},
@@ -58,16 +73,9 @@ def payload(
         },
         "profile": dataclasses.asdict(settings.profile),
         "summaries": [dataclasses.asdict(s) for s in summaries],
-        "targets": targets,
-        "references": {
+        "published": {
+            "source": "Kim et al., ICML 2024, Tables 1-2 (real GPT models; not measured here)",
             "paper": {name: dataclasses.asdict(p) for name, p in PAPER.items()},
-            "implementations": {
-                workload: {
-                    impl: {"vs_react": a, "vs_parallel_react": b}
-                    for impl, (a, b) in zip(IMPLEMENTATIONS, figures, strict=True)
-                }
-                for workload, figures in IMPLEMENTATION_SPEEDUPS.items()
-            },
         },
         "runs": [_run(r) for r in records],
         "optimizations": {
@@ -75,6 +83,9 @@ def payload(
             "runs": [_run(r) for r in optimization_records],
         },
     }
+    if peers is not None:
+        data["peers"] = peers_payload(peers, peer_summaries)
+    return data
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

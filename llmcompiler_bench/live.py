@@ -24,7 +24,7 @@ from rich.table import Table
 
 from agent.context import Context
 from agent.models import load_chat_model
-from agent.reply import SCAFFOLDING, is_plan_or_call
+from agent.reply import SCAFFOLDING, protocol_lines
 from llmcompiler_bench.corpus_questions import Question, corpus_questions
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.runner import Settings
@@ -65,7 +65,7 @@ def live_questions(workload: str, n: int) -> list[Question]:
 def is_clean(answer: str) -> bool:
     """An answer a user may see: no protocol text, no `$N`, not a plan or a tool call."""
     return bool(answer.strip()) and not (
-        SCAFFOLDING.search(answer) or _DANGLING_REFERENCE.search(answer) or is_plan_or_call(answer)
+        SCAFFOLDING.search(answer) or _DANGLING_REFERENCE.search(answer) or protocol_lines(answer)
     )
 
 
