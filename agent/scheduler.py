@@ -11,13 +11,11 @@ every wake-up is a future resolving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import json
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +37,13 @@ from agent.live_round import (
     leave_round,
     live_round,
     round_key,
+)
+from agent.placement import (
+    idempotency_key_bound,
+    in_own_thread,
+    placement_of,
+    prepare,
+    run_placed,
 )
 from agent.plan import Task
 from agent.references import resolve_references
@@ -81,41 +86,28 @@ def _is_async(tool: BaseTool) -> bool:
     return type(tool)._arun is not BaseTool._arun
 
 
-async def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig) -> Any:
-    """Async tools run on the loop; each sync call gets a thread of its own.
+async def _invoke(
+    tool: BaseTool, args: dict[str, Any], config: RunnableConfig, default_placement: str = "thread"
+) -> Any:
+    """Run one call where its tool is placed (`agent/placement.py`, docs/placement.md).
 
-    Not a fixed pool: a sync tool's thread cannot be killed, so a call past its timeout would
-    hold a pool worker and starve the calls queued behind it. The concurrency cap still
-    bounds the calls running at once (a timed-out call gives its slot back).
+    `"thread"`: async tools run on the loop; each sync call gets a thread of its own. Not a
+    fixed pool: a sync tool's thread cannot be killed, so a call past its timeout would hold a
+    pool worker and starve the calls queued behind it. `"process"` and `"ray"`: a worker
+    process of the engine's pool or a Ray task, killed or cancelled when the call is. The
+    concurrency cap bounds the calls running at once wherever they run (a timed-out call
+    gives its slot back).
     """
-    if _is_async(tool):
-        return await tool.ainvoke(args, config)
-    return await in_own_thread(
-        functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
-    )
-
-
-async def in_own_thread(call: Callable[[], Any]) -> Any:
-    """Run `call` in a new daemon thread; a late result after cancellation is discarded."""
-    loop = asyncio.get_running_loop()
-    outcome: asyncio.Future[Any] = loop.create_future()
-
-    def deliver(settle: Callable[[Any], None], value: Any) -> None:
-        if not outcome.done():
-            settle(value)
-
-    def target() -> None:
-        try:
-            result = call()
-        except BaseException as exc:
-            settle, value = outcome.set_exception, exc
-        else:
-            settle, value = outcome.set_result, result
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(deliver, settle, value)
-
-    threading.Thread(target=target, name="llmcompiler-tool", daemon=True).start()
-    return await outcome
+    is_async = _is_async(tool)
+    where = placement_of(tool, default_placement, is_async=is_async)
+    with idempotency_key_bound((config.get("metadata") or {}).get("idempotency_key")):
+        if where != "thread":
+            return await run_placed(tool, args, config, where)
+        if is_async:
+            return await tool.ainvoke(args, config)
+        return await in_own_thread(
+            functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
+        )
 
 
 def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) -> RunnableConfig:
@@ -206,8 +198,9 @@ async def _run(
         live.running.add(record["idx"])
         deadline = asyncio.timeout(ctx.tool_timeout_s)
         try:
+            await prepare(tool, ctx.default_placement, is_async=_is_async(tool))  # Ray's start
             async with deadline:
-                value = await _invoke(tool, args, config)
+                value = await _invoke(tool, args, config, ctx.default_placement)
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise
         except Exception as exc:

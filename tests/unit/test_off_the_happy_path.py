@@ -16,6 +16,7 @@ from langgraph.types import Command, interrupt
 
 from agent import Context, create_llm_compiler
 from agent.joiner import parse_joiner_output
+from agent.reply import is_call_line
 from llmcompiler_scripted import ScriptedChatModel
 from tests.helpers import STREAMING, run_graph, scripted_graph
 
@@ -369,3 +370,19 @@ async def test_planner_stops_reading_at_join_and_closes_the_model_stream() -> No
     assert run.answer == "ok"
     assert planner.closed_early
     assert planner.chunks_read < 20  # the commentary is hundreds of chunks long
+
+
+@pytest.mark.parametrize(
+    ("line", "is_call"),
+    [
+        ('1. search("Mount Everest")', True),
+        ("search(query='K2 height')", True),
+        ('**2.** `math("a", context=["$1"])`', True),
+        ("search(Mount Everest)", True),
+        ("value(alpha) + value(beta)", False),
+        ("f(x) = (a, b)", False),
+        ("Mount Everest (8,849 m)", False),
+    ],
+)
+def test_call_lines_are_told_apart_from_answers_with_parentheses(line: str, is_call: bool) -> None:
+    assert is_call_line(line) is is_call

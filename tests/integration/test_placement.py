@@ -1,0 +1,195 @@
+"""Tools placed in worker processes (`metadata={"placement": "process"}`).
+
+The real graph, scripted instant models and tools from `tests/integration/apps/placement_run.py`
+(module-level functions, so workers import them). Assertions are about where and in which
+order calls ran (pids, overlapping or disjoint intervals) and what was recorded, never about
+durations. The Ray placement has its own module, `test_placement_ray.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import Context, placement
+from llmcompiler_bench import placement as bench
+from llmcompiler_scripted import PROFILES
+from tests.helpers import Run, run_graph, scripted_graph
+from tests.integration.apps import placement_run as app
+from tests.integration.apps.placement_run import (
+    Doubler,
+    crash,
+    crunch,
+    crunch_async,
+    disjoint,
+    fail,
+    fail_picky,
+    linger,
+    locked_tool,
+    make_lock,
+    overlapping,
+    placed,
+    wait_until_gone,
+    whoami,
+)
+
+INSTANT = PROFILES["instant"]
+WORK = 1_500_000
+"""Iterations of `crunch`: a fraction of a second of pure-Python work."""
+
+
+async def run_plan(tools: list[Any], plan: str, **context: Any) -> Run:
+    graph, _, _ = scripted_graph(tools, [plan], profile=INSTANT)
+    return await run_graph(graph, "go", context=Context(**context))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_pool() -> Iterator[None]:
+    """Two workers started before the tests (a cold worker starts a Python interpreter)."""
+    tool = placed(crunch, "process")
+    run = asyncio.run(run_plan([tool], "1. crunch(n=1)\n2. crunch(n=1)\n3. join()"))
+    assert all(task["status"] == "done" for task in run.tasks.values()), run.tasks
+    yield
+
+
+async def test_cpu_bound_calls_run_at_once_in_different_processes() -> None:
+    tool = placed(crunch, "process")
+    plan = "\n".join(f"{i}. crunch(n={WORK})" for i in range(1, 5)) + "\n5. join()"
+    run = await run_plan([tool], plan)
+    results = [run.tasks[i]["result"] for i in range(1, 5)]
+    pids = {result["pid"] for result in results}
+    assert os.getpid() not in pids and len(pids) >= 2
+    assert overlapping(results), results
+
+
+async def test_threads_stay_in_this_process() -> None:
+    tool = placed(crunch, "thread")
+    run = await run_plan([tool], "1. crunch(n=10)\n2. crunch(n=10)\n3. join()")
+    assert {run.tasks[i]["result"]["pid"] for i in (1, 2)} == {os.getpid()}
+
+
+async def test_default_placement_moves_sync_tools_and_leaves_async_ones_on_the_loop() -> None:
+    tools = [placed(crunch, None), placed(crunch_async, None)]
+    plan = "1. crunch(n=10)\n2. crunch_async(n=10)\n3. join()"
+    run = await run_plan(tools, plan, default_placement="process")
+    assert run.tasks[1]["result"]["pid"] != os.getpid()
+    assert run.tasks[2]["result"]["pid"] == os.getpid()
+
+
+async def test_an_async_tool_placed_in_a_process_runs_there() -> None:
+    run = await run_plan([placed(crunch_async, "process")], "1. crunch_async(n=10)\n2. join()")
+    assert run.tasks[1]["status"] == "done", run.tasks[1]
+    assert run.tasks[1]["result"]["pid"] != os.getpid()
+
+
+async def test_a_base_tool_subclass_is_pickled_whole() -> None:
+    tool = Doubler(metadata={"placement": "process"})
+    run = await run_plan([tool], "1. doubler(x=21)\n2. join()")
+    assert run.tasks[1]["result"]["value"] == 42
+    assert run.tasks[1]["result"]["pid"] != os.getpid()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['fail(message="boom")', 'fail_picky(a="x", b="y")', 'crunch(n="many")'],
+    ids=["exception", "exception-that-does-not-unpickle", "bad-argument"],
+)
+async def test_errors_read_the_same_as_in_a_thread(line: str) -> None:
+    errors = []
+    for where in ("thread", "process"):
+        tools = [placed(fail, where), placed(fail_picky, where), placed(crunch, where)]
+        run = await run_plan(tools, f"1. {line}\n2. join()")
+        assert run.tasks[1]["status"] == "error"
+        errors.append(run.tasks[1]["error"])
+    assert errors[0] == errors[1]
+    assert errors[0].startswith(("ValueError: boom", "Picky: x/y", "ValidationError"))
+
+
+async def test_a_crashed_worker_is_that_tasks_error_and_the_pool_recovers() -> None:
+    tools = [placed(crash, "process"), placed(crunch, "process")]
+    run = await run_plan(tools, "1. crash(code=7)\n2. crunch(n=10)\n3. join()")
+    assert run.tasks[1]["status"] == "error"
+    assert run.tasks[1]["error"].startswith("WorkerCrashed: the worker process running 'crash'")
+    assert "exit code 7" in run.tasks[1]["error"]
+    assert run.tasks[2]["status"] == "done"
+    again = await run_plan(tools, "1. crunch(n=10)\n2. join()")
+    assert again.tasks[1]["status"] == "done"
+
+
+async def test_a_timeout_kills_the_worker_and_discards_its_result(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.txt"
+    tools = [placed(linger, "process"), placed(crunch, "process")]
+    plan = f'1. linger(seconds=120, journal="{journal}")\n2. join()'
+    run = await run_plan(tools, plan, tool_timeout_s=3)
+    assert run.tasks[1]["error"] == "timed out after 3s"
+    (line,) = journal.read_text().splitlines()
+    pid = int(line.split()[2])
+    assert wait_until_gone(pid)
+    assert pid not in placement.process_pool().pids
+    assert journal.read_text().splitlines() == [line]  # never finished
+    again = await run_plan(tools, "1. crunch(n=10)\n2. join()")  # a new worker replaces it
+    assert again.tasks[1]["status"] == "done"
+
+
+async def test_what_does_not_pickle() -> None:
+    tools = [locked_tool("process"), placed(make_lock, "process")]
+    run = await run_plan(tools, '1. locked(x=1)\n2. make_lock(label="a")\n3. join()')
+    assert run.tasks[1]["error"].startswith(
+        "PlacementError: cannot run 'locked' in a worker process: the call does not pickle"
+    )
+    assert "lock" in run.tasks[1]["error"]
+    # A result that does not pickle comes back as its stored form (what the record holds).
+    assert run.tasks[2]["status"] == "done"
+    assert "lock" in run.tasks[2]["result"]
+
+
+async def test_the_idempotency_key_reaches_the_worker() -> None:
+    tools = [placed(whoami, "process"), placed(whoami, "thread", name="whoami_here")]
+    run = await run_plan(tools, "1. whoami()\n2. whoami_here()\n3. join()")
+    there, here = run.tasks[1]["result"], run.tasks[2]["result"]
+    assert there["pid"] != os.getpid() and here["pid"] == os.getpid()
+    assert there["config_key"] == there["current_key"]
+    assert here["config_key"] == here["current_key"]
+    assert there["config_key"].endswith("|1") and here["config_key"].endswith("|2")
+    assert there["config_key"][:-1] == here["config_key"][:-1]  # same turn, own index
+
+
+async def test_the_concurrency_cap_counts_calls_in_processes() -> None:
+    tool = placed(crunch, "process")
+    plan = "\n".join(f"{i}. crunch(n={WORK // 5})" for i in range(1, 4)) + "\n4. join()"
+    run = await run_plan([tool], plan, max_concurrency=1)
+    assert disjoint([run.tasks[i]["result"] for i in range(1, 4)])
+
+
+async def test_the_pool_is_reused_across_runs() -> None:
+    tool = placed(crunch, "process")
+    plan = "1. crunch(n=10)\n2. crunch(n=10)\n3. join()"
+    first = await run_plan([tool], plan)
+    workers = placement.process_pool().pids
+    assert {first.tasks[i]["result"]["pid"] for i in (1, 2)} <= workers
+    second = await run_plan([tool], plan)
+    # The first call of the run takes an idle worker; the second one may too, or start one.
+    assert {second.tasks[i]["result"]["pid"] for i in (1, 2)} & workers
+    assert workers <= placement.process_pool().pids  # kept
+
+
+def test_killed_mid_run_and_resumed_a_recorded_call_never_runs_again(tmp_path: Path) -> None:
+    result = app.kill_mid_run_and_resume(tmp_path, "process")
+    assert result["pool_pids"]
+
+
+def test_the_benchmark_prints_its_table_then_shuts_the_pool_down(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workers = placement.process_pool().pids
+    args = "--calls 2 --repeats 1 --warmup 0 --call-s 0.02 --placements thread,process"
+    bench.main(args.split())
+    table = capsys.readouterr().out
+    assert "| placement | latency, median (min–max) | speedup vs thread | processes |" in table
+    assert "| thread |" in table and "| process |" in table
+    assert all(wait_until_gone(pid) for pid in workers)  # `placement.shutdown()` at its end

@@ -1,0 +1,202 @@
+"""Placement without starting anything: how a tool's placement is resolved, what becomes a
+recorded error before any worker starts, pickling for workers, and the worker's side of a
+call run in this process. Worker processes and Ray: `tests/integration/test_placement*.py`."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+from typing import Any
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import StructuredTool, tool
+
+from agent import Context, placement
+from agent.placement import (
+    PlacementError,
+    RemoteCall,
+    execute,
+    placement_of,
+    remote_call,
+)
+from llmcompiler_scripted import PROFILES
+from tests.helpers import run_graph, scripted_graph
+
+INSTANT = PROFILES["instant"]
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Adds two numbers."""
+    return a + b
+
+
+@tool
+def keyed(config: RunnableConfig) -> dict[str, Any]:
+    """The call's idempotency key, read both ways, and where it ran."""
+    return {
+        "config_key": config["metadata"]["idempotency_key"],
+        "current_key": placement.current_idempotency_key(),
+        "thread": threading.get_ident(),
+    }
+
+
+@tool
+async def keyed_async(config: RunnableConfig) -> dict[str, Any]:
+    """The same, for an async tool (on the event loop)."""
+    return {
+        "config_key": config["metadata"]["idempotency_key"],
+        "current_key": placement.current_idempotency_key(),
+        "thread": threading.get_ident(),
+    }
+
+
+class Picky(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a}/{b}")
+
+
+def raise_picky() -> None:
+    raise Picky("x", "y")
+
+
+def give_lock() -> Any:
+    return threading.Lock()
+
+
+def on(where: str | None) -> StructuredTool:
+    copy = add.model_copy()
+    copy.metadata = {"placement": where} if where else None
+    return copy
+
+
+def test_the_default_is_a_thread_and_metadata_wins() -> None:
+    assert Context().default_placement == "thread"
+    assert placement_of(on(None), "thread") == "thread"
+    assert placement_of(on(None), "process") == "process"
+    assert placement_of(on("ray"), "process") == "ray"
+    assert placement_of(on("thread"), "ray") == "thread"
+
+
+def test_async_tools_stay_on_the_loop_unless_they_declare_a_placement() -> None:
+    assert placement_of(on(None), "process", is_async=True) == "thread"
+    assert placement_of(on("process"), "thread", is_async=True) == "process"
+
+
+def test_an_unknown_placement_is_named() -> None:
+    with pytest.raises(PlacementError, match=r"unknown placement 'gpu'.*tool 'add' metadata"):
+        placement_of(on("gpu"), "thread")
+    with pytest.raises(PlacementError, match=r"unknown placement 'cloud'.*default_placement"):
+        placement_of(on(None), "cloud")
+
+
+async def test_an_unknown_placement_is_the_tasks_error() -> None:
+    graph, _, _ = scripted_graph([on("gpu")], ["1. add(a=1, b=2)\n2. join()"], profile=INSTANT)
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["status"] == "error"
+    assert run.tasks[1]["error"].startswith("PlacementError: unknown placement 'gpu'")
+
+
+async def test_ray_missing_is_the_tasks_error_with_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    graph, _, _ = scripted_graph([on("ray")], ["1. add(a=1, b=2)\n2. join()"], profile=INSTANT)
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["error"] == (
+        "PlacementError: a tool is placed on Ray but ray is not installed: "
+        "pip install 'llmcompiler-langgraph[ray]'"
+    )
+
+
+async def test_the_idempotency_key_is_current_in_a_thread_and_on_the_loop() -> None:
+    graph, _, _ = scripted_graph(
+        [keyed, keyed_async], ["1. keyed()\n2. keyed_async()\n3. join()"], profile=INSTANT
+    )
+    run = await run_graph(graph, "go")
+    for idx in (1, 2):
+        result = run.tasks[idx]["result"]
+        assert result["config_key"] == result["current_key"]
+        assert result["config_key"].endswith(f"|{idx}")
+    assert run.tasks[1]["result"]["thread"] != threading.get_ident()  # a thread of its own
+    assert placement.current_idempotency_key() is None  # only inside a call
+
+
+def test_a_tool_function_pickles_by_reference_to_its_tool() -> None:
+    # `@tool` leaves the module's `add` a StructuredTool, so plain pickle cannot find the
+    # function by name; the engine's pickler refers to it as `add.func`.
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(add.func)
+    assert pickle.loads(placement._process_dumps(add.func)) is add.func
+
+
+def test_what_a_worker_process_cannot_import_is_refused_here() -> None:
+    def local(x: int) -> int:
+        return x
+
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        placement._process_dumps(local)
+
+    def main_function() -> None:
+        """Defined in a script."""
+
+    main_function.__module__ = "__main__"
+    main_function.__qualname__ = "main_function"
+    with pytest.raises(pickle.PicklingError, match="__main__ module, which worker processes"):
+        placement._process_dumps(main_function)
+
+
+def call_of(target: Any, **kwargs: Any) -> bytes:
+    call = RemoteCall(
+        tool="t", target=target, args=(), kwargs=kwargs, config={}, idempotency_key="k|1"
+    )
+    return placement._process_dumps(call)
+
+
+def test_the_worker_side_returns_the_value_or_the_exception() -> None:
+    assert placement._unpack(execute(call_of(add.func, a=2, b=3))) == 5
+    # Picky pickles but does not load back (its __init__ takes two arguments): a stand-in
+    # of the same name is raised, so the task's error reads "Picky: x/y" all the same.
+    with pytest.raises(placement.RemoteToolError, match="x/y") as caught:
+        placement._unpack(execute(call_of(raise_picky)))
+    assert type(caught.value).__name__ == "Picky"
+    assert isinstance(caught.value, placement.RemoteToolError)
+    assert "Raised in the worker" in caught.value.__notes__[0]
+
+
+def test_a_result_that_does_not_pickle_comes_back_as_its_stored_form() -> None:
+    value = placement._unpack(execute(call_of(give_lock)))
+    assert isinstance(value, str) and "lock" in value
+
+
+def test_the_worker_side_injects_the_config_and_binds_the_key() -> None:
+    meta = {"idempotency_key": "thread||turn|4", "llmcompiler_task_idx": 4, "opaque": object()}
+    call = remote_call(keyed, (), {}, {"metadata": meta, "tags": ["x"], "callbacks": []})
+    assert call.config == {
+        "metadata": {"idempotency_key": "thread||turn|4", "llmcompiler_task_idx": 4},
+        "tags": ["x"],
+    }
+    result = placement._unpack(execute(placement._process_dumps(call)))
+    assert result["config_key"] == result["current_key"] == "thread||turn|4"
+
+
+def test_an_async_function_runs_to_completion_in_the_worker() -> None:
+    call = remote_call(keyed_async, (), {}, {"metadata": {"idempotency_key": "k"}})
+    assert call.is_async
+    assert placement._unpack(execute(placement._process_dumps(call)))["current_key"] == "k"
+
+
+def test_a_call_the_worker_cannot_load_says_so() -> None:
+    for payload in (b"not a pickle", pickle.dumps(("not", "a", "call"))):
+        with pytest.raises(PlacementError, match="cannot load the call in the worker"):
+            placement._unpack(execute(payload))
+
+
+def test_shutdown_forgets_the_backends_and_the_next_use_makes_new_ones() -> None:
+    pool, ray_ = placement.process_pool(), placement.ray_backend()
+    assert placement.process_pool() is pool  # reused
+    placement.shutdown()
+    assert placement.process_pool() is not pool and placement.ray_backend() is not ray_
+    assert not pool.pids  # its workers, if any, were stopped
