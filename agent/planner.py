@@ -19,7 +19,14 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.context import Context, context_of, price_override
-from agent.live_round import LiveRound, join_round, leave_round, live_round, round_key
+from agent.live_round import (
+    LiveRound,
+    join_round,
+    leave_round,
+    live_round,
+    restored_writes,
+    round_key,
+)
 from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.plan import PlanParser, Task, read_plan
 from agent.prompts import planner_messages
@@ -160,7 +167,8 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                     )
             live.handoff.send(plan, position=0)  # after a resume: the replayed plan, at once
             live.handoff.end()
-            await live.handoff.scheduler_outcome()
+            if restored_writes("scheduler") is None:  # else it finished before a crash
+                await live.handoff.scheduler_outcome()
         except BaseException as exc:
             live.handoff.fail(exc)
             raise
@@ -172,6 +180,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
             join_idx=plan[-1].idx,
             final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],
+            plan_text=output["text"],
             plan_notes=notes,
             planner_usage=output["usage"],
             joiner_usage=None,

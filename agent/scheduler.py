@@ -15,7 +15,7 @@ import contextvars
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,7 @@ from agent.live_round import (
     join_round,
     leave_round,
     live_round,
+    restored_writes,
     round_key,
 )
 from agent.placement import (
@@ -45,7 +46,7 @@ from agent.placement import (
     prepare,
     run_placed,
 )
-from agent.plan import Task
+from agent.plan import Task, read_plan
 from agent.references import resolve_references
 from agent.results import to_stored
 from agent.review import review_plan
@@ -309,6 +310,24 @@ class _Dispatcher:
             await asyncio.wait(running)
 
 
+async def _planned_tasks(live: LiveRound, known: list[int]) -> AsyncIterator[Task]:
+    """The round's plan: from the planner through the hand-off, or, when a resume restored
+    the planner's writes (it finished before the process died and will not run again), from
+    the plan text it recorded."""
+    planner_writes = restored_writes("planner")
+    if planner_writes is None:
+        async for planned in live.handoff.tasks():
+            yield planned
+        return
+    rounds = next((value for channel, value in planner_writes if channel == "rounds"), None)
+    text = rounds[-1].get("plan_text") if rounds else None
+    if text is None:
+        raise RuntimeError("cannot resume the round: its planner finished without a plan text")
+    tasks, _ = read_plan(text, live.tools, known=known, max_tasks=live.context.max_tasks_per_plan)
+    for planned in tasks:
+        yield planned
+
+
 def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
     """Build the scheduler node for a fixed tool set."""
 
@@ -328,9 +347,10 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         turn_key = idempotency_prefix(runtime, question_id(state))
         dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
+        planned_tasks = _planned_tasks(live, [r["idx"] for r in earlier])
         try:
             if await review_required_task(ctx.approve_plan):
-                plan = [planned async for planned in live.handoff.tasks()]
+                plan = [planned async for planned in planned_tasks]
                 decision = review_plan(
                     plan,
                     round_,
@@ -350,7 +370,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
                 for planned in decision.tasks:
                     dispatcher.dispatch(planned)
             else:
-                async for planned in live.handoff.tasks():
+                async for planned in planned_tasks:
                     dispatcher.dispatch(planned)
             records = await dispatcher.finish()
         except BaseException as exc:

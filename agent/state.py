@@ -68,6 +68,8 @@ class RoundRecord(TypedDict):
     final: str | None
     """`join(final="$N")`: the reference whose result is the answer (skips the joiner call)."""
     plan_error: str | None
+    plan_text: NotRequired[str]
+    """The plan as the model wrote it: a scheduler resumed without its planner reads it here."""
     plan_notes: NotRequired[list[str]]
     """Plan lines that were none of task, `Thought:` or the plan's end: the joiner sees them."""
     planner_usage: Usage | None

@@ -5,10 +5,15 @@
 Without `--url` it serves itself, on loopback: a scripted OpenAI-compatible model server at
 gpt-4o-mini-like speed (scaled 0.25) and `langgraph dev` with `--n-jobs-per-worker` at least the
 thread count (its default of 10 would measure queueing, not concurrency), both stopped by PID.
-Each thread asks its own question (so the cross-run result cache cannot answer for it); a run is
-completed when it succeeds and its final state holds the answer, failed when it errors, and
-lost otherwise (timed out, still pending, or finished without the answer). It is a benchmark,
-not a test: the figures depend on the machine.
+
+Every thread carries an identity: a key of its own, drawn at random, in its question. Its
+tools (the LLM-backed `math`, through the scripted model) return values that belong to that
+thread alone, and the scripted joiner writes its answer from the results it was shown, not
+from the question. A self-served run is completed only when it succeeds, its final state's
+`tasks` hold exactly its own values and its answer states them; failed when it errors; lost
+otherwise (timed out, still pending, a result missing, or a result of another thread). With
+`--url` the models are the server's, so any non-empty answer completes a run. It is a
+benchmark, not a test: the latency figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
+import random
 import re
 import select
 import signal
@@ -27,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,34 +54,123 @@ STARTUP_TIMEOUT_S = 60.0
 PROFILE = PROFILES["gpt-4o-mini-like"].scaled(0.25)
 """Model speed of the self-served runs: 0.1 s to first token, 240 tokens/s."""
 
-QUESTION = "What is {i} times 7, what is {i} plus 8, and what is their sum?"
-"""Each thread's question, `{i}` replaced by its number."""
+QUESTION = "What is {key} times 7, what is {key} plus 8, and what is their sum?"
+"""Each thread's question, `{key}` replaced by its key."""
+
+KEYS = range(1_000_000, 1_100_000)
+"""Where keys are drawn from. For keys k in this range the values a thread's tools return,
+7k, k + 8 and 8k + 8, fall in three disjoint ranges, so distinct keys give every thread
+values no other thread has, at any position."""
 
 
-def expected_answer(i: int) -> str:
-    """The scripted joiner's answer to thread `i`'s question."""
-    return f"{i} times 7 is {7 * i}, {i} plus 8 is {i + 8}, and their sum is {8 * i + 8}."
+@dataclass(frozen=True)
+class ThreadScript:
+    """One thread's identity: its question, and the results and answer that are its own."""
+
+    thread: int
+    key: int
+
+    @property
+    def question(self) -> str:
+        return QUESTION.format(key=self.key)
+
+    @property
+    def results(self) -> dict[int, int]:
+        """Task index to the value that task must hold: `key * 7`, `key + 8`, their sum."""
+        return {1: 7 * self.key, 2: self.key + 8, 3: 8 * self.key + 8}
+
+    @property
+    def answer(self) -> str:
+        return expected_answer(self.key)
 
 
-def respond(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The scripted planner, joiner and `math` model for `QUESTION`, told apart by prompt."""
+def expected_answer(key: int) -> str:
+    """The scripted joiner's answer to the question with `key`, given that key's results."""
+    return answer_text(key, 7 * key, key + 8, 8 * key + 8)
+
+
+def answer_text(key: int | str, product: object, total: object, both: object) -> str:
+    return f"{key} times 7 is {product}, {key} plus 8 is {total}, and their sum is {both}."
+
+
+def thread_scripts(threads: int, rng: random.Random | None = None) -> list[ThreadScript]:
+    """Threads 1..`threads`, each with a distinct key drawn from `KEYS` (fresh ones each load,
+    so a state left by an earlier load cannot pass for this one's)."""
+    if threads > len(KEYS):
+        raise ValueError(f"at most {len(KEYS)} threads have keys of their own")
+    keys = (rng or random.Random()).sample(KEYS, threads)
+    return [ThreadScript(i, key) for i, key in enumerate(keys, 1)]
+
+
+_ASKED = re.compile(r"Question: What is (\d+) times 7")
+_PROBLEM = re.compile(r"Problem: (\d+) (times|plus) (\d+)")
+_RESULT = re.compile(r"^(\d+)\. math\(.*\)\n\s+-> (.+)$", re.MULTILINE)
+
+
+def respond(messages: Sequence[Mapping[str, Any]], crossed: Mapping[int, int] | None = None) -> str:
+    """The scripted planner, joiner and `math` model for `QUESTION`, told apart by prompt.
+
+    The planner plans three `math` calls on the question's key; the `math` model writes the
+    expression for the key in its problem; the joiner answers from the results in its prompt.
+    `crossed` is a fault for tests: a problem about key `k` is answered as one about
+    `crossed[k]`, so the tools of one thread return another thread's values.
+    """
     system, last = str(messages[0]["content"]), str(messages[-1]["content"])
-    asked = re.search(r"Question: What is (\d+) times 7", last)
+    asked = _ASKED.search(last)
     if system.startswith("Plan how to answer") and asked:
-        i = asked.group(1)
+        key = asked.group(1)
         return (
-            f'1. math("{i} times 7")\n2. math("{i} plus 8")\n'
+            f'1. math("{key} times 7")\n2. math("{key} plus 8")\n'
             '3. math("the sum of both", context=["$1", "$2"])\n4. join()'
         )
     if "Finish(" in system and asked:
-        answer = expected_answer(int(asked[1]))
+        results = dict(_RESULT.findall(last))
+        shown = [results.get(str(idx), "unknown").strip() for idx in (1, 2, 3)]
+        answer = answer_text(asked.group(1), *shown)
         return f"Thought: all three results are in\nAction: Finish({answer})"
-    problem = re.search(r"Problem: (\d+) (times|plus) (\d+)", last)
+    problem = _PROBLEM.search(last)
     if problem:
+        key = int(problem[1])
+        key = (crossed or {}).get(key, key)
         op = "*" if problem[2] == "times" else "+"
-        return f"Expression: {problem[1]} {op} {problem[3]}"
+        return f"Expression: {key} {op} {problem[3]}"
     terms = re.findall(r"^- (\d+)$", last, re.MULTILINE)  # the sum: its context items
     return f"Expression: {' + '.join(terms) or '0'}"
+
+
+def check_state(
+    script: ThreadScript, values: Any, owners: Mapping[int, int] | None = None
+) -> str | None:
+    """Why a run's final state is not its own thread's (None when it is).
+
+    Its `tasks` must be exactly tasks 1 to 3, done, each holding this thread's value, and its
+    answer must state them. `owners` (value to thread) names the thread a crossed value
+    belongs to.
+    """
+    if not isinstance(values, Mapping):
+        return "the final state is empty"
+    tasks = [t for t in values.get("tasks") or [] if isinstance(t, Mapping)]
+    by_idx = {t.get("idx"): t for t in tasks}
+    if len(tasks) != len(by_idx) or set(by_idx) != set(script.results):
+        return f"the state's tasks are {sorted(map(str, by_idx))}, not 1 to 3"
+    for idx, expected in script.results.items():
+        task = by_idx[idx]
+        got = task.get("result")
+        if task.get("status") != "done" or got != expected:
+            owner = (owners or {}).get(got) if isinstance(got, int) else None
+            whose = f", thread {owner}'s value" if owner not in (None, script.thread) else ""
+            return f"task ${idx} holds {got!r} ({task.get('status')}{whose}), not {expected}"
+    answer = final_answer(values)
+    if script.answer not in answer:
+        return f"the answer is not its own: {answer[:120]!r}"
+    return None
+
+
+def final_answer(values: Mapping[str, Any]) -> str:
+    """The text of the last message if the assistant wrote it, else ''."""
+    messages = values.get("messages")
+    last = messages[-1] if messages else {}
+    return str(last.get("content") or "") if last.get("type") == "ai" else ""
 
 
 @dataclass(frozen=True)
@@ -98,12 +194,16 @@ class LoadReport:
     max_s: float | None
     wall_s: float
     problems: list[str] = field(default_factory=list)
-    """Up to ten distinct reasons for failed or lost runs."""
+    """Up to ten reasons for failed or lost runs, each naming its thread."""
+    failed_threads: list[int] = field(default_factory=list)
+    lost_threads: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, outcomes: Sequence[RunOutcome], wall_s: float) -> LoadReport:
         latencies = sorted(o.latency_s for o in outcomes if o.kind == "completed")
-        problems = sorted({f"{o.kind}: {o.detail}" for o in outcomes if o.kind != "completed"})
+        problems = sorted(
+            (o for o in outcomes if o.kind != "completed"), key=lambda o: (o.kind, o.thread)
+        )
         return cls(
             threads=len(outcomes),
             completed=sum(o.kind == "completed" for o in outcomes),
@@ -113,7 +213,9 @@ class LoadReport:
             p95_s=percentile(latencies, 0.95),
             max_s=latencies[-1] if latencies else None,
             wall_s=wall_s,
-            problems=problems[:10],
+            problems=[f"{o.kind}: thread {o.thread}: {o.detail}" for o in problems[:10]],
+            failed_threads=sorted(o.thread for o in outcomes if o.kind == "failed"),
+            lost_threads=sorted(o.thread for o in outcomes if o.kind == "lost"),
         )
 
 
@@ -135,26 +237,30 @@ async def run_load(
     *,
     threads: int = 100,
     graph: str = "llmcompiler",
-    question: str = QUESTION,
     timeout_s: float = 120.0,
     context: Mapping[str, Any] | None = None,
-    expect: Callable[[int], str] | None = None,
+    scripts: Sequence[ThreadScript] | None = None,
+    check_identity: bool = True,
 ) -> LoadReport:
-    """Start `threads` runs at once, one per new thread, and classify how each ended.
+    """Start one run per thread at once, each on a new thread, and classify how each ended.
 
-    A run's latency is from its creation until it ends (creating its thread is not counted).
-    `expect(i)`, when given, is text thread `i`'s answer must contain; otherwise any non-empty
-    answer counts.
+    `scripts` are the threads' identities (by default `thread_scripts(threads)`, fresh keys;
+    given, they set the number of threads).
+    With `check_identity` (the scripted models) a run completes only if `check_state` finds
+    its own values in its state and answer; without, any non-empty answer completes it. A
+    run's latency is from its creation until it ends (creating its thread is not counted).
     """
     _require_loopback(url)
+    scripts = list(scripts) if scripts is not None else thread_scripts(threads)
+    owners = {value: s.thread for s in scripts for value in s.results.values()}
     # (connect, read, write, pool): a request queued for a connection waits, it does not fail.
     client = get_client(url=url, api_key=None, timeout=(10.0, timeout_s, timeout_s, timeout_s))
     try:
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(
-                _one_run(client, i, graph, question, timeout_s, context, expect)
-                for i in range(1, threads + 1)
+                _one_run(client, script, graph, timeout_s, context, owners, check_identity)
+                for script in scripts
             )
         )
         return LoadReport.of(outcomes, time.monotonic() - started)
@@ -164,15 +270,15 @@ async def run_load(
 
 async def _one_run(
     client: LangGraphClient,
-    i: int,
+    script: ThreadScript,
     graph: str,
-    question: str,
     timeout_s: float,
     context: Mapping[str, Any] | None,
-    expect: Callable[[int], str] | None,
+    owners: Mapping[int, int],
+    check_identity: bool,
 ) -> RunOutcome:
-    asked = question.replace("{i}", str(i))
-    payload: dict[str, Any] = {"messages": [{"role": "user", "content": asked}]}
+    i = script.thread
+    payload: dict[str, Any] = {"messages": [{"role": "user", "content": script.question}]}
     started = time.monotonic()
     try:
         thread_id = (await client.threads.create())["thread_id"]
@@ -198,12 +304,14 @@ async def _one_run(
         values = (await client.threads.get_state(thread_id))["values"]
     except (httpx.HTTPError, OSError) as exc:
         return RunOutcome(i, "failed", time.monotonic() - started, f"{type(exc).__name__}: {exc}")
-    messages = values.get("messages") if isinstance(values, dict) else None
-    last = messages[-1] if messages else {}
-    answer = str(last.get("content") or "") if last.get("type") == "ai" else ""
-    if answer and (expect is None or expect(i) in answer):
+    if check_identity:
+        problem = check_state(script, values, owners)
+    else:
+        answered = isinstance(values, Mapping) and final_answer(values)
+        problem = None if answered else "the final state lacks the answer"
+    if problem is None:
         return RunOutcome(i, "completed", latency)
-    return RunOutcome(i, "lost", latency, "the final state lacks the answer")
+    return RunOutcome(i, "lost", latency, problem)
 
 
 def free_port() -> int:
@@ -309,13 +417,20 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextlib.contextmanager
-def model_server(time_scale: float = PROFILE.time_scale) -> Iterator[str]:
+def model_server(
+    time_scale: float = PROFILE.time_scale, crossed: Mapping[int, int] | None = None
+) -> Iterator[str]:
     """The scripted model server (`serve_models`) in its own process; yields its base URL.
 
     A process of its own keeps its streaming threads from competing for the load generator's
-    interpreter lock, which would inflate the latencies measured.
+    interpreter lock, which would inflate the latencies measured. `crossed` is `respond`'s
+    fault injection (tests only).
     """
-    code = f"from llmcompiler_cli.loadtest import serve_models; serve_models({time_scale!r})"
+    faults = {int(k): int(v) for k, v in (crossed or {}).items()}
+    code = (
+        "from llmcompiler_cli.loadtest import serve_models; "
+        f"serve_models({time_scale!r}, {faults!r})"
+    )
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -334,13 +449,14 @@ def model_server(time_scale: float = PROFILE.time_scale) -> Iterator[str]:
         _stop(process)
 
 
-def serve_models(time_scale: float) -> None:
+def serve_models(time_scale: float, crossed: Mapping[int, int] | None = None) -> None:
     """Serve `respond` at gpt-4o-mini-like speed until SIGTERM; print the base URL first."""
     from llmcompiler_scripted.server import ScriptedOpenAIServer
 
     timing = PROFILES["gpt-4o-mini-like"].scaled(time_scale)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with ScriptedOpenAIServer(respond=respond, timing=timing) as server:
+    replies = functools.partial(respond, crossed=dict(crossed or {}))
+    with ScriptedOpenAIServer(respond=replies, timing=timing) as server:
         print(server.base_url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:
@@ -348,9 +464,10 @@ def serve_models(time_scale: float) -> None:
 
 
 @contextlib.contextmanager
-def self_served(threads: int) -> Iterator[DevServer]:
-    """A model server and `langgraph dev` sized for `threads` concurrent runs."""
-    with model_server() as models:
+def self_served(threads: int, crossed: Mapping[int, int] | None = None) -> Iterator[DevServer]:
+    """A model server and `langgraph dev` sized for `threads` concurrent runs (`crossed`:
+    the model server's fault injection, for tests)."""
+    with model_server(crossed=crossed) as models:
         env = server_env(OPENAI_API_KEY="dummy", LLMCOMPILER_BASE_URL=models)
         with langgraph_dev(env, n_jobs=max(threads, 10)) as server:
             yield server
@@ -397,24 +514,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             _require_loopback(args.url)
         except ValueError as exc:
             parser.error(str(exc))
-        setup = f"{args.url}, graph {args.graph}"
+        setup = f"{args.url}, graph {args.graph}; a run completes with any answer"
         report = asyncio.run(
-            run_load(args.url, threads=args.threads, graph=args.graph, timeout_s=args.timeout)
+            run_load(
+                args.url,
+                threads=args.threads,
+                graph=args.graph,
+                timeout_s=args.timeout,
+                check_identity=False,
+            )
         )
     else:
         setup = (
             f"langgraph dev --n-jobs-per-worker {max(args.threads, 10)}; scripted models at "
-            f"{PROFILE.name} speed x{PROFILE.time_scale} (planner, 3 math calls, joiner per run)"
+            f"{PROFILE.name} speed x{PROFILE.time_scale} (planner, 3 math calls, joiner per run; "
+            "results and answer checked for the thread's own values)"
         )
         with self_served(args.threads) as server:
             report = asyncio.run(
-                run_load(
-                    server.url,
-                    threads=args.threads,
-                    graph=args.graph,
-                    timeout_s=args.timeout,
-                    expect=expected_answer,
-                )
+                run_load(server.url, threads=args.threads, graph=args.graph, timeout_s=args.timeout)
             )
     print_report(report, Console(), setup)
     if args.json:

@@ -1,19 +1,25 @@
-"""Shared helpers: run a graph and collect its custom events in arrival order."""
+"""Shared helpers: run a graph and collect its custom events in arrival order; wait for a
+condition instead of sleeping; read what a checkpoint recorded; kill a run and resume it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import json
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.tools import BaseTool, tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -103,6 +109,100 @@ def scripted_graph(
     return graph, planner, joiner
 
 
+class HookedChatModel(ScriptedChatModel):
+    """A scripted model that awaits `on_text(text so far)` after each streamed chunk was taken.
+
+    The hook may wait (hold the stream until something has happened, e.g. a tool finished) or
+    raise (a failure in mid-stream, after everything streamed before it was used).
+    """
+
+    on_text: Callable[[str], Awaitable[None]] | None = None
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        text = ""
+        async for chunk in super()._astream(*args, **kwargs):
+            yield chunk
+            text += chunk.text
+            if self.on_text is not None:
+                await self.on_text(text)
+
+
+T = TypeVar("T")
+
+
+async def eventually(
+    condition: Callable[[], T | Awaitable[T]],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.01,
+    what: str = "",
+) -> T:
+    """Poll `condition` (sync or async) until it returns something truthy, and return that.
+
+    For waiting on what another task or process does (a checkpoint write, a journal line):
+    a fixed sleep is too short on a slow machine and wasted time on a fast one. Fails the test
+    after `timeout` seconds, naming `what` it waited for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return cast(T, value)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what or condition}")
+        await asyncio.sleep(interval)
+
+
+def wait_until(
+    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.01, what: str = ""
+) -> T:
+    """`eventually` for synchronous code (a test driving subprocesses)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what or condition}")
+        time.sleep(interval)
+    return value
+
+
+def recorded_tasks(saver: BaseCheckpointSaver[Any], thread: str) -> dict[int, dict[str, Any]]:
+    """The task records the latest checkpoint of `thread` holds, by index: the committed
+    `tasks`, and the finished tool calls of a step still in progress (pending writes)."""
+    snapshot = saver.get_tuple({"configurable": {"thread_id": thread}})
+    if snapshot is None:
+        return {}
+    committed = snapshot.checkpoint["channel_values"].get("tasks", [])
+    pending = [
+        value for _, channel, value in snapshot.pending_writes or [] if channel == "__return__"
+    ]
+    records = [r for r in [*committed, *pending] if isinstance(r, dict) and "idx" in r]
+    return {r["idx"]: r for r in records}
+
+
+@contextlib.contextmanager
+def open_checkpointer(target: str) -> Iterator[BaseCheckpointSaver[Any]]:
+    """A synchronous saver on a SQLite file or a `postgresql://` URL, to read another
+    process's checkpoints."""
+    if target.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(target) as postgres:
+            yield postgres
+    else:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        with SqliteSaver.from_conn_string(target) as sqlite:
+            yield sqlite
+
+
+def recorded_at(target: str, thread: str) -> set[int]:
+    """Indices of the task results the checkpoint at `target` holds for `thread`."""
+    with open_checkpointer(target) as saver:
+        return set(recorded_tasks(saver, thread))
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -137,7 +237,8 @@ def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline, lines()
         time.sleep(0.02)
-    time.sleep(0.3)  # let the finished calls' writes reach the checkpointer
+    # The finished calls' results must be in the checkpoint before the kill.
+    wait_until(lambda: {1, 3} <= recorded_at(target, thread), what="tasks 1 and 3 recorded")
     assert "end slow" not in lines()
     first.send_signal(signal.SIGKILL)
     first.wait()

@@ -1,7 +1,6 @@
 """The plan language and its streaming parser (docs/protocol.md, "Plan language", "Parser API")."""
 
 import dataclasses
-import time
 from typing import Any
 
 import pytest
@@ -362,15 +361,14 @@ def test_max_tasks() -> None:
     assert tasks[-1] == join(5, [1, 2, 3, 4])
 
 
-def test_long_plan_streams_in_linear_time() -> None:
+def test_a_thousand_task_plan_streamed_a_character_at_a_time_keeps_every_task() -> None:
+    # That the work grows linearly with the plan is checked in test_parser_work.py.
     text = "".join(
         f'Thought: step {i}\n{i}. math("p {i} (x)", context=["${i - 1}", "$1 m"])  # c\n'
         for i in range(2, 1002)
     )
     text = '1. search("start")\n' + text + "join()\n"
-    started = time.perf_counter()
     tasks = stream(text, list(range(len(text))))
-    assert time.perf_counter() - started < 3
     assert len(tasks) == 1002
     assert all(t.error is None for t in tasks)
     assert tasks[-1].deps == list(range(1, 1002))

@@ -7,6 +7,8 @@ absolute durations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -16,8 +18,16 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agent import Context
-from tests.helpers import run_graph, scripted_graph
+from agent import Context, create_llm_compiler
+from llmcompiler_scripted import ScriptedChatModel
+from tests.helpers import (
+    STREAMING,
+    HookedChatModel,
+    eventually,
+    recorded_tasks,
+    run_graph,
+    scripted_graph,
+)
 
 DELAYS: dict[str, float] = {}
 
@@ -151,8 +161,8 @@ async def test_concurrency_cap_counts_running_calls_not_waiting_tasks() -> None:
     assert all(t["status"] == "done" for t in run.tasks.values())
 
 
-async def test_sync_tools_run_in_a_pool_sized_to_the_cap() -> None:
-    """Eight sync calls meet at a barrier: only possible if all eight run at once."""
+async def test_n_sync_calls_with_a_cap_of_n_all_run_at_once() -> None:
+    """Eight sync calls meet at a barrier of eight: only possible if all eight run at once."""
     barrier = threading.Barrier(8, timeout=10)
 
     @tool
@@ -165,6 +175,38 @@ async def test_sync_tools_run_in_a_pool_sized_to_the_cap() -> None:
     graph, *_ = scripted_graph([meet], [plan])
     run = await run_graph(graph, "go", context=Context(max_concurrency=8))
     assert [run.tasks[i]["status"] for i in range(1, 9)] == ["done"] * 8
+
+
+async def test_sync_calls_above_the_cap_never_run_more_than_the_cap_at_once() -> None:
+    """Nine sync calls, cap three, all ready at once. Each is counted as running while it
+    meets two others at a barrier of three (so three do overlap), then waits at a barrier of
+    all nine, which only calls beyond the cap could reach: that wait gives them time to start,
+    and it ends at its timeout when the cap holds."""
+    group, everyone = threading.Barrier(3, timeout=10), threading.Barrier(9, timeout=0.3)
+    lock = threading.Lock()
+    gauge = Gauge()
+
+    @tool
+    def meet(i: int) -> int:
+        """Count this call as running while it waits at the barriers."""
+        with lock:
+            gauge.__enter__()
+        try:
+            group.wait()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                everyone.wait()
+        finally:
+            with lock:
+                gauge.__exit__()
+        return i
+
+    plan = "\n".join(f"{i}. meet({i})" for i in range(1, 10)) + "\n10. join()"
+    graph, *_ = scripted_graph([meet], [plan])
+    context = Context(max_concurrency=3, streaming_dispatch=False)
+    run = await run_graph(graph, "go", context=context)
+    assert [run.tasks[i]["status"] for i in range(1, 10)] == ["done"] * 9
+    assert gauge.peak == 3
+    assert everyone.broken  # nobody got past the cap to complete the barrier of nine
 
 
 async def test_timeout_cancels_async_tool_and_records_an_error() -> None:
@@ -223,16 +265,19 @@ async def test_cancelled_run_resumes_without_rerunning_finished_calls() -> None:
         return name.upper()
 
     plan = '1. step("a")\n2. step("slow")\n3. step("b-$1")\n4. join()'
-    graph, planner, _ = scripted_graph([step], [plan], checkpointer=InMemorySaver())
+    saver = InMemorySaver()
+    graph, planner, _ = scripted_graph([step], [plan], checkpointer=saver)
     config = {"configurable": {"thread_id": "cancel-1"}}
 
     async def consume() -> None:
         await run_graph(graph, "go", config=config)
 
     runner = asyncio.create_task(consume())
-    while "b-A" not in calls:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
+    # Cancel once the results of tasks 1 and 3 are in the checkpoint (task 2 still runs).
+    await eventually(
+        lambda: {1, 3} <= set(recorded_tasks(saver, "cancel-1")), what="tasks 1 and 3 recorded"
+    )
+    assert "slow" in calls
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await runner
@@ -422,20 +467,41 @@ async def test_idempotency_keys_are_distinct_across_tasks_and_turns() -> None:
 
 
 async def test_hung_sync_tool_times_out_and_its_late_result_is_discarded() -> None:
-    finished = threading.Event()
+    """The timed-out call's thread is let go only once the joiner runs, and the joiner's
+    stream waits until that thread has ended (so its result was delivered to the loop and
+    dropped) before the run finishes; then the state must still hold no late result."""
+    release = threading.Event()
+    threads: list[threading.Thread] = []
 
     @tool
     def slow_sync(x: str) -> str:
         """A blocking call that outlives its timeout."""
-        time.sleep(0.5)
-        finished.set()
+        threads.append(threading.current_thread())
+        release.wait(10)
         return "late"
 
-    graph, *_ = scripted_graph([slow_sync], ['1. slow_sync("x")\n2. join()'])
-    run = await run_graph(graph, "go", context=Context(tool_timeout_s=0.1))
-    assert run.tasks[1]["status"] == "error" and "timed out" in run.tasks[1]["error"]
-    await asyncio.to_thread(finished.wait, 5)  # the thread ran on; nothing picked its result up
-    assert run.tasks[1]["result"] is None
+    async def let_the_late_thread_finish(_: str) -> None:
+        if not release.is_set():
+            release.set()
+            await asyncio.to_thread(threads[0].join, 10)
+
+    planner = ScriptedChatModel(responses=['1. slow_sync("x")\n2. join()'], timing=STREAMING)
+    joiner = HookedChatModel(
+        responses=["Action: Finish(ok)"], timing=STREAMING, on_text=let_the_late_thread_finish
+    )
+    graph = create_llm_compiler(
+        [slow_sync], planner=planner, joiner=joiner, checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "late"}}
+    run = await run_graph(graph, "go", context=Context(tool_timeout_s=0.1), config=config)
+    assert run.answer == "ok"
+    assert release.is_set() and not threads[0].is_alive()  # it returned during the run
+    state = (await graph.aget_state(config)).values
+    record = state["tasks"][0]
+    assert record["status"] == "error" and "timed out" in record["error"]
+    assert record["result"] is None and "late" not in json.dumps(state["tasks"])
+    [finished] = run.of("task_finished", 1)
+    assert finished["status"] == "error" and "late" not in json.dumps(finished)
 
 
 async def test_plan_longer_than_the_cap_and_self_references_become_task_errors() -> None:

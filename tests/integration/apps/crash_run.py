@@ -1,11 +1,14 @@
 """A two-round turn (plan, replan, answer) in its own process, for kill-and-resume trials.
 
-Usage: python -m tests.apps.crash_run DB JOURNAL (start|resume) THREAD
+Usage: python -m tests.integration.apps.crash_run DB JOURNAL (start|resume) THREAD
 
-Journal lines: `ready`, `event <name> <idx>` for every custom stream event as it happens,
-`start <idx> <idempotency key>` and `end <idx>` for every tool execution, and `answer <text>`.
-Models are scripted but stream at a realistic pace, so a kill can land anywhere: while the
-planner streams, while tools run, during the joiner, or during the replan.
+Journal lines, each prefixed with the `time.monotonic()` at which it was written (one clock
+for every process of the machine, so the parent can time stages): `ready`, `event <name> <idx>`
+for every custom stream event as it happens, `start <idx> <idempotency key>` and `end <idx>`
+for every tool execution, and `answer <text>` (newlines as ` / `). Models are scripted but
+stream at a realistic pace, so a kill can land anywhere: while the planner streams, while
+tools run, during the joiner, during the replan, while the second round's tools run, or in
+the final joiner.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from langchain_core.messages import BaseMessage
@@ -42,7 +46,7 @@ _RESULT = re.compile(r"-> (value\(.*\))$", re.MULTILINE)
 
 def journal(line: str) -> None:
     with Path(os.environ["JOURNAL"]).open("a") as handle:
-        handle.write(line + "\n")
+        handle.write(f"{time.monotonic():.6f} {line}\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -68,15 +72,30 @@ def joiner_reply(messages: list[BaseMessage]) -> str:
     return f"Thought: all parts\nAction: Finish({' + '.join(results)})"
 
 
+HANG_S = 20.0
+"""A run still going after this long is stuck: its tasks' stacks go to stderr and it exits."""
+
+
+def _report_hang() -> None:
+    print(f"crash_run: no end after {HANG_S:g}s; asyncio tasks:", file=sys.stderr)
+    for running in asyncio.all_tasks():
+        running.print_stack(file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(3)
+
+
 async def main(db: str, mode: str, thread: str) -> None:
+    asyncio.get_running_loop().call_later(HANG_S, _report_hang)
     planner = ScriptedChatModel(respond=planner_reply, timing=PROFILE)
     joiner = ScriptedChatModel(respond=joiner_reply, timing=PROFILE)
     async with AsyncSqliteSaver.from_conn_string(db) as saver:
         graph = create_llm_compiler([fetch], planner=planner, joiner=joiner, checkpointer=saver)
         config: RunnableConfig = {"configurable": {"thread_id": thread}}
-        # Resume what the checkpoint holds; a kill before the first checkpoint left nothing.
-        pending = mode == "resume" and (await graph.aget_state(config)).next
-        payload = None if pending else {"messages": [("user", "assemble the parts")]}
+        # Resume whatever the checkpoint holds, even when no node is pending (`next` is empty
+        # when every node of the step had its writes saved but the next checkpoint was not);
+        # a kill before the first checkpoint left nothing, so that run starts afresh.
+        saved = mode == "resume" and await saver.aget_tuple(config) is not None
+        payload = None if saved else {"messages": [("user", "assemble the parts")]}
         journal("ready")
         output = {}
         async for stream_mode, data in graph.astream(
@@ -86,7 +105,8 @@ async def main(db: str, mode: str, thread: str) -> None:
                 journal(f"event {data['event']} {data.get('idx', data.get('round'))}")
             else:
                 output = data
-        journal(f"answer {output['messages'][-1].content}")
+        answer = str(output["messages"][-1].content)
+        journal(f"answer {answer.replace(chr(10), ' / ')}")  # one journal line
 
 
 if __name__ == "__main__":

@@ -1,0 +1,137 @@
+"""The streaming parser does linear work: counted, not timed.
+
+Every internal step that scans text is wrapped to count what it is handed: the characters
+each regular expression is matched against (a line head or lookahead that is re-matched as it
+grows would show up here), the argument text given to `ast`, the values searched for
+references, and the per-character steps (a replay that re-fed earlier text would show up
+here). A plan four times longer must cost at most a little more work per character.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+import agent.plan
+from agent.plan import PlanParser, Task
+
+
+@tool
+def search(query: str) -> str:
+    """Search the web."""
+    return query
+
+
+@tool
+def math(problem: str, context: list[str] | None = None) -> str:
+    """Solve a math problem."""
+    return problem
+
+
+class CountingPattern:
+    """A compiled pattern that adds the length of every string it is matched against."""
+
+    def __init__(self, pattern: re.Pattern[str], work: Counter[str], name: str) -> None:
+        self._pattern, self._work, self._name = pattern, work, name
+
+    def _counted(self, method: str) -> Callable[..., Any]:
+        def call(string: str, *args: Any) -> Any:
+            self._work[self._name] += len(string)
+            return getattr(self._pattern, method)(string, *args)
+
+        return call
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"match", "fullmatch", "search", "findall", "finditer", "sub"}:
+            return self._counted(name)
+        return getattr(self._pattern, name)
+
+
+def _plan(n: int) -> str:
+    """`n` tasks, each with a thought, a string holding parentheses, a reference to the task
+    before and to task 1, a comment, and a line break inside its call."""
+    lines = "".join(
+        f'Thought: step {i}\n{i}. math("p {i} (x)",\n   context=["${i - 1}", "$1 m"])  # c\n'
+        for i in range(2, n + 1)
+    )
+    return '1. search("start")\n' + lines + "join()\n"
+
+
+def _stream(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Task], Counter[str]]:
+    """Parse `text` fed one character at a time; return the tasks and the work counted."""
+    work: Counter[str] = Counter()
+    with monkeypatch.context() as patch:
+        for name, value in vars(agent.plan).items():
+            if isinstance(value, re.Pattern):
+                patch.setattr(agent.plan, name, CountingPattern(value, work, name))
+
+        def counting(name: str, function: Callable[..., Any], size: Callable[..., int]) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                work[name] += size(*args)
+                return function(*args, **kwargs)
+
+            return call
+
+        patch.setattr(
+            agent.plan,
+            "_parse_arguments",
+            counting("ast", agent.plan._parse_arguments, lambda text: len(text)),
+        )
+        patch.setattr(
+            agent.plan,
+            "find_references",
+            counting("references", agent.plan.find_references, lambda values, *_: len(str(values))),
+        )
+        patch.setattr(PlanParser, "_step", counting("steps", PlanParser._step, lambda *_: 1))
+        parser = PlanParser([search, math])
+        tasks = [task for char in text for task in parser.feed(char)] + parser.close()
+    return tasks, work
+
+
+def test_streaming_parser_work_per_character_does_not_grow_with_the_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    per_char = {}
+    for n in (250, 1000):
+        text = _plan(n)
+        tasks, work = _stream(text, monkeypatch)
+        assert len(tasks) == n + 1 and all(t.error is None for t in tasks)
+        assert tasks[-1].deps == list(range(1, n + 1))
+        assert tasks[-2].deps == [1, n - 1]
+        assert {"steps", "ast", "references", "_START_PREFIX", "_TERMINATOR"} <= set(work)
+        assert work["steps"] >= len(text)
+        per_char[n] = {name: count / len(text) for name, count in work.items()}
+        per_char[n]["total"] = sum(work.values()) / len(text)
+    small, large = per_char[250], per_char[1000]
+    # Linear work is a constant per character (up to the longer task numbers); quadratic
+    # work in any step would grow about fourfold here.
+    grown = {name: large[name] / small[name] for name in small}
+    assert all(ratio < 1.3 for ratio in grown.values()), grown
+
+
+def test_the_work_count_would_catch_a_step_that_rescans_the_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The measure itself: a parser that re-matched everything read so far on each character
+    (quadratic) shows growing work per character."""
+    seen: list[str] = []
+    feed = PlanParser.feed
+
+    def rescanning_feed(self: PlanParser, chunk: str) -> list[Task]:
+        seen.append(chunk)
+        agent.plan._NOT_A_NOTE.fullmatch("".join(seen))
+        return feed(self, chunk)
+
+    monkeypatch.setattr(PlanParser, "feed", rescanning_feed)
+    ratios = []
+    for n in (50, 200):
+        seen.clear()
+        text = _plan(n)
+        _, work = _stream(text, monkeypatch)
+        ratios.append(work["_NOT_A_NOTE"] / len(text))
+    assert ratios[1] / ratios[0] > 3
