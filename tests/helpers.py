@@ -206,6 +206,18 @@ def recorded_at(target: str, thread: str) -> set[int]:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def assert_each_result_with_its_task(result: dict[str, Any]) -> None:
+    """The durable-run apps' plan (fast, slow, after-fast, after-slow) ended with every
+    result at its own task, whatever was killed and resumed."""
+    by_idx = {task["idx"]: task for task in result["tasks"]}
+    assert by_idx[1]["result"] == "value of fast"
+    assert by_idx[2]["result"] == "value of slow"
+    assert by_idx[3]["result"] == "value of after-fast:value of fast"
+    assert by_idx[4]["result"] == "value of after-slow:value of slow"
+    assert all(task["status"] == "done" for task in result["tasks"])
+    assert result["answer"] == "done"
+
+
 def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str, Any]:
     """Run `tests/integration/apps/durable_run.py` on `target`, SIGKILL it once the fast branch
     finished while the slow task still runs, resume on the same thread, and check nothing
@@ -253,11 +265,5 @@ def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str
     assert ends == Counter({"end fast": 1, "end after-fast": 1, "end slow": 1, "end after-slow": 1})
     assert starts["start fast"] == 1 and starts["start after-fast"] == 1
     assert starts["start slow"] == 2  # interrupted, so it ran again
-    by_idx = {task["idx"]: task for task in result["tasks"]}
-    assert by_idx[1]["result"] == "value of fast"
-    assert by_idx[2]["result"] == "value of slow"
-    assert by_idx[3]["result"] == "value of after-fast:value of fast"
-    assert by_idx[4]["result"] == "value of after-slow:value of slow"
-    assert all(task["status"] == "done" for task in result["tasks"])
-    assert result["answer"] == "done"
+    assert_each_result_with_its_task(result)
     return result

@@ -15,22 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from langchain_core.tools import tool
 
 import agent.plan
 from agent.plan import PlanParser, Task
-
-
-@tool
-def search(query: str) -> str:
-    """Search the web."""
-    return query
-
-
-@tool
-def math(problem: str, context: list[str] | None = None) -> str:
-    """Solve a math problem."""
-    return problem
+from tests.helpers import math, search
 
 
 class CountingPattern:

@@ -41,6 +41,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
 from agent import create_llm_compiler, placement
+from tests.helpers import assert_each_result_with_its_task
 
 
 def placed(func: Callable[..., Any], where: str | None, **metadata: Any) -> StructuredTool:
@@ -292,13 +293,7 @@ def kill_mid_run_and_resume(
     assert starts == Counter({"fast": 1, "after-fast": 1, "slow": 2, "after-slow": 1})
     pids = {int(line.split()[2]) for line in lines if line.startswith("start")}
     assert first.pid not in pids and second.pid not in pids  # every call ran in a worker
-    by_idx = {task["idx"]: task for task in result["tasks"]}
-    assert by_idx[1]["result"] == "value of fast"
-    assert by_idx[2]["result"] == "value of slow"
-    assert by_idx[3]["result"] == "value of after-fast:value of fast"
-    assert by_idx[4]["result"] == "value of after-slow:value of slow"
-    assert all(task["status"] == "done" for task in result["tasks"])
-    assert result["answer"] == "done"
+    assert_each_result_with_its_task(result)
     return result
 
 
