@@ -2,7 +2,6 @@
 
 from agent.context import Context
 from agent.errors import (
-    ConcurrentRunError,
     FieldAccessError,
     LLMCompilerError,
     ModelNotConfiguredError,
@@ -13,7 +12,6 @@ from agent.plan import PlanParser, Task, parse_plan
 from agent.state import State, TaskRecord
 
 __all__ = [
-    "ConcurrentRunError",
     "Context",
     "FieldAccessError",
     "LLMCompilerError",

@@ -23,7 +23,3 @@ class FieldAccessError(LLMCompilerError, ValueError):
 class PlanAborted(LLMCompilerError, RuntimeError):
     """The partner node (planner or scheduler) failed; this one fails too, so that LangGraph
     re-runs both on resume."""
-
-
-class ConcurrentRunError(LLMCompilerError, RuntimeError):
-    """A second run of the same thread started while the first is still running its round."""
