@@ -5,7 +5,9 @@ from agent.errors import (
     FieldAccessError,
     LLMCompilerError,
     ModelNotConfiguredError,
+    PlacementError,
     PlanAborted,
+    WorkerCrashed,
 )
 from agent.graph import create_llm_compiler
 from agent.plan import PlanParser, Task, parse_plan
@@ -16,11 +18,13 @@ __all__ = [
     "FieldAccessError",
     "LLMCompilerError",
     "ModelNotConfiguredError",
+    "PlacementError",
     "PlanAborted",
     "PlanParser",
     "State",
     "Task",
     "TaskRecord",
+    "WorkerCrashed",
     "create_llm_compiler",
     "parse_plan",
 ]

@@ -23,3 +23,12 @@ class FieldAccessError(LLMCompilerError, ValueError):
 class PlanAborted(LLMCompilerError, RuntimeError):
     """The partner node (planner or scheduler) failed; this one fails too, so that LangGraph
     re-runs both on resume."""
+
+
+class PlacementError(LLMCompilerError, RuntimeError):
+    """A call could not be run where its tool is placed (unknown placement, Ray missing, a
+    call that does not pickle, a tool the worker cannot load); recorded as that task's error."""
+
+
+class WorkerCrashed(PlacementError):
+    """The worker process or Ray worker running a call died before returning a result."""

@@ -58,20 +58,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools.base import _get_runnable_config_param
 from pydantic import ConfigDict, SkipValidation
 
-from agent.errors import LLMCompilerError
+from agent.errors import PlacementError, WorkerCrashed
 
 Placement = Literal["thread", "process", "ray"]
 PLACEMENTS: tuple[str, ...] = ("thread", "process", "ray")
 RAY_INSTALL_HINT = "pip install 'llmcompiler-langgraph[ray]'"
-
-
-class PlacementError(LLMCompilerError, RuntimeError):
-    """A call could not be run where its tool is placed (unknown placement, Ray missing, a
-    call that does not pickle, a tool the worker cannot load)."""
-
-
-class WorkerCrashed(PlacementError):
-    """The worker process or Ray worker running a call died before returning a result."""
 
 
 # --- placement of a tool ------------------------------------------------------------------
