@@ -41,6 +41,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 
 from agent import create_llm_compiler, placement
+from llmcompiler_bench.placement import spin
 from tests.helpers import assert_each_result_with_its_task
 
 
@@ -52,14 +53,6 @@ def placed(func: Callable[..., Any], where: str | None, **metadata: Any) -> Stru
     if inspect.iscoroutinefunction(func):
         return StructuredTool.from_function(coroutine=func, name=name, metadata=metadata)
     return StructuredTool.from_function(func, name=name, metadata=metadata)
-
-
-def spin(n: int) -> int:
-    """Pure-Python CPU work: holds the GIL throughout."""
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return total
 
 
 def crunch(n: int) -> dict[str, Any]:
