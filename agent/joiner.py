@@ -8,6 +8,7 @@ protocol text is sent back for a replan while replans remain, or scrubbed when n
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -118,7 +119,9 @@ async def _stream_decision(
     read: Callable[[str], JoinerDecision],
 ) -> tuple[JoinerDecision, AIMessageChunk | None]:
     """Run the joiner, streaming its answer (only) to chat clients as it is written; `read`
-    turns the whole reply into the final decision (the stream ends with that answer)."""
+    turns the whole reply into the final decision (the stream ends with that answer, and the
+    reply is read once for both)."""
+    read = functools.lru_cache(maxsize=1)(read)
 
     def final_answer(raw: str) -> str | None:
         decision = read(raw)

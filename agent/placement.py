@@ -786,10 +786,10 @@ def _placed(tool: BaseTool, where: str) -> _PlacedTool:
     )
 
 
-async def prepare(tool: BaseTool, default: str, *, is_async: bool = False) -> None:
-    """What a call's placement needs once per program, done before the call's timeout starts:
-    connecting to Ray (or starting a local Ray) for a Ray-placed tool."""
-    if placement_of(tool, default, is_async=is_async) == "ray":
+async def prepare(where: str) -> None:
+    """What a placement needs once per program, done before a call's timeout starts:
+    connecting to Ray (or starting a local Ray) for a Ray-placed call."""
+    if where == "ray":
         await ray_backend().ready()
 
 

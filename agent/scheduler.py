@@ -87,9 +87,7 @@ def _is_async(tool: BaseTool) -> bool:
     return type(tool)._arun is not BaseTool._arun
 
 
-async def _invoke(
-    tool: BaseTool, args: dict[str, Any], config: RunnableConfig, default_placement: str = "thread"
-) -> Any:
+async def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig, where: str) -> Any:
     """Run one call where its tool is placed (`agent/placement.py`, docs/placement.md).
 
     `"thread"`: async tools run on the loop; each sync call gets a thread of its own. Not a
@@ -99,12 +97,10 @@ async def _invoke(
     concurrency cap bounds the calls running at once wherever they run (a timed-out call
     gives its slot back).
     """
-    is_async = _is_async(tool)
-    where = placement_of(tool, default_placement, is_async=is_async)
     with idempotency_key_bound((config.get("metadata") or {}).get("idempotency_key")):
         if where != "thread":
             return await run_placed(tool, args, config, where)
-        if is_async:
+        if _is_async(tool):
             return await tool.ainvoke(args, config)
         return await in_own_thread(
             functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
@@ -199,9 +195,10 @@ async def _run(
         live.running.add(record["idx"])
         deadline = asyncio.timeout(ctx.tool_timeout_s)
         try:
-            await prepare(tool, ctx.default_placement, is_async=_is_async(tool))  # Ray's start
+            where = placement_of(tool, ctx.default_placement, is_async=_is_async(tool))
+            await prepare(where)  # Ray's start, before the call's timeout
             async with deadline:
-                value = await _invoke(tool, args, config, ctx.default_placement)
+                value = await _invoke(tool, args, config, where)
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise
         except Exception as exc:
