@@ -111,11 +111,11 @@ def round_key(runtime: Runtime[Context]) -> str:
     return f"{thread}|{namespace}|{checkpoint}|{_invocation_id()}"
 
 
-def idempotency_prefix(runtime: Runtime[Context], question_id: str | None) -> str:
+def idempotency_prefix(runtime: Runtime[Context], turn_id: str | None) -> str:
     """`thread | namespace | turn`: stable across a resume (unlike the checkpoint), distinct
     across turns and across embeddings of the graph; a task's key appends its index."""
     thread, namespace, _ = _execution(runtime)
-    return f"{thread}|{namespace}|{question_id}"
+    return f"{thread}|{namespace}|{turn_id}"
 
 
 def join_round(key: str, tools: Mapping[str, BaseTool], context: Context) -> LiveRound:

@@ -36,6 +36,7 @@ from agent.state import (
     current_round,
     question_id,
     question_message,
+    turn_id,
     turn_rounds,
     turn_tasks,
 )
@@ -50,6 +51,9 @@ class PlanOutput(TypedDict):
     usage: Usage
     notes: NotRequired[list[str]]
     """Plan lines that were none of task, `Thought:` or the plan's end."""
+    cut_off: NotRequired[bool]
+    """The output stopped before the model finished (token cap, broken stream): a replay
+    reads the text the same way, so an unfinished last line stays unrun."""
 
 
 def _hand_off(live: LiveRound, tasks: Sequence[Task], round_: int) -> int:
@@ -78,6 +82,7 @@ async def stream_plan(
     n_tasks = 0
     error: str | None = None
     meter = UsageMeter(price_override(ctx))
+    cut_off = False  # the output stopped before the model finished its plan
     try:
         model = live.planner_model
         assert model is not None
@@ -94,6 +99,7 @@ async def stream_plan(
         try:
             async for chunk in stream:
                 piece = chunk.text
+                cut_off = cut_off or stopped_at_cap(chunk.response_metadata)
                 if piece:
                     pieces.append(piece)
                     n_tasks += _hand_off(live, parser.feed(piece), round_)
@@ -105,17 +111,36 @@ async def stream_plan(
             meter.count_unfinished("".join(pieces), getattr(model, "model_name", None))
     except Exception as exc:
         error = f"the planner model failed: {type(exc).__name__}: {exc}"
-    n_tasks += _hand_off(live, parser.close(), round_)
+        cut_off = True
+    n_tasks += _hand_off(live, parser.close(cut_off=cut_off), round_)
     _note(parser, round_)
     events.plan_finished(round_, n_tasks)
-    return PlanOutput(text="".join(pieces), error=error, usage=meter.usage, notes=parser.notes)
+    return PlanOutput(
+        text="".join(pieces),
+        error=error,
+        usage=meter.usage,
+        notes=parser.notes,
+        cut_off=cut_off,
+    )
 
 
 def _note(parser: PlanParser, round_: int) -> None:
     """Emit the plan notes the parser found since the last call."""
-    for text in parser.notes[parser.notes_emitted :]:
+    for text in parser.take_notes():
         events.plan_note(round_, text)
-    parser.notes_emitted = len(parser.notes)
+
+
+_CAP_REASONS = {
+    "finish_reason": ("length", "max_tokens", "MAX_TOKENS"),  # OpenAI-compatible, Gemini
+    "stop_reason": ("max_tokens",),  # Anthropic
+    "done_reason": ("length",),  # Ollama
+}
+
+
+def stopped_at_cap(metadata: Mapping[str, Any]) -> bool:
+    """Whether a stream chunk says the output-token cap ended the reply (providers name it
+    differently): a call on the unfinished last line is then cut off, never run."""
+    return any(metadata.get(key) in values for key, values in _CAP_REASONS.items())
 
 
 stream_plan_task = task(stream_plan)
@@ -163,7 +188,11 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
                     plan, notes = live.live_plan, output.get("notes", [])
                 else:
                     plan, notes = read_plan(
-                        output["text"], tools, known=known, max_tasks=ctx.max_tasks_per_plan
+                        output["text"],
+                        tools,
+                        known=known,
+                        max_tasks=ctx.max_tasks_per_plan,
+                        cut_off=output.get("cut_off", False),
                     )
             live.handoff.send(plan, position=0)  # after a resume: the replayed plan, at once
             live.handoff.end()
@@ -177,10 +206,12 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
         record = RoundRecord(
             round=round_,
             question_id=question_id(state),
+            turn_id=turn_id(state),
             join_idx=plan[-1].idx,
             final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],
             plan_text=output["text"],
+            plan_cut_off=output.get("cut_off", False),
             plan_notes=notes,
             planner_usage=output["usage"],
             joiner_usage=None,

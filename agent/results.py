@@ -19,6 +19,12 @@ STORED_MAX_CHARS = 100_000
 
 TRUNCATION_MARKER = "… [truncated {n} chars]"
 
+STORED_MAX_DEPTH = 64
+"""Lists and dicts nested deeper than this are cut (with a marker): encoders, checkpointers
+and worker pipes recurse, and a result 500 levels deep would overflow their stacks."""
+
+DEPTH_MARKER = "… [nested deeper than {n} levels]"
+
 
 def _truncate_text(text: str, limit: int) -> str:
     if len(text) <= limit:
@@ -53,6 +59,22 @@ def _checkpoint_safe(value: Any) -> Any:
     return value
 
 
+def within_depth(value: Any, limit: int = STORED_MAX_DEPTH) -> Any:
+    """`value` with lists, tuples and dicts below `limit` levels replaced by a marker (the
+    walk itself stops there, so it never recurses deeper than `limit`)."""
+    if not isinstance(value, list | tuple | dict):
+        return value
+    if limit <= 0:
+        return DEPTH_MARKER.format(n=STORED_MAX_DEPTH)
+    if isinstance(value, dict):
+        return {key: within_depth(item, limit - 1) for key, item in value.items()}
+    return (
+        type(value)(within_depth(item, limit - 1) for item in value)
+        if isinstance(value, tuple)
+        else [within_depth(item, limit - 1) for item in value]
+    )
+
+
 def to_stored(value: Any) -> Any:
     """The form a result (or argument) takes in state, the same with or without a checkpointer.
 
@@ -66,7 +88,7 @@ def to_stored(value: Any) -> Any:
         value = dataclasses.asdict(value)
     elif hasattr(value, "content") and hasattr(value, "type"):  # a LangChain message
         value = value.content
-    value = _text_of_blocks(value)
+    value = within_depth(_text_of_blocks(value))
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):

@@ -56,7 +56,7 @@ from agent.state import (
     TaskRecord,
     current_round,
     new_record,
-    question_id,
+    turn_id,
     turn_tasks,
 )
 from agent.usage import UsageMeter, current_callbacks, metered
@@ -209,7 +209,10 @@ async def _run(
             live.running.discard(record["idx"])
     if meter.usage["calls"]:
         record = {**record, "usage": meter.usage}
-    result = to_stored(value)
+    try:
+        result = to_stored(value)
+    except Exception as exc:  # e.g. a custom object whose conversion recurses without end
+        return _finish(record, "error", error=f"the result cannot be stored: {exc!r}")
     if cache is not None:
         await cache.save(tool.name, call, result)
     return _finish(record, "done", result=result)
@@ -317,10 +320,17 @@ async def _planned_tasks(live: LiveRound, known: list[int]) -> AsyncIterator[Tas
             yield planned
         return
     rounds = next((value for channel, value in planner_writes if channel == "rounds"), None)
-    text = rounds[-1].get("plan_text") if rounds else None
+    record = rounds[-1] if rounds else {}
+    text = record.get("plan_text")
     if text is None:
         raise RuntimeError("cannot resume the round: its planner finished without a plan text")
-    tasks, _ = read_plan(text, live.tools, known=known, max_tasks=live.context.max_tasks_per_plan)
+    tasks, _ = read_plan(
+        text,
+        live.tools,
+        known=known,
+        max_tasks=live.context.max_tasks_per_plan,
+        cut_off=record.get("plan_cut_off", False),
+    )
     for planned in tasks:
         yield planned
 
@@ -341,7 +351,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
             tool = tools.get(record["tool"])  # None for a call of an unknown tool
             if record["status"] == "done" and not record["deps"] and tool and is_pure(tool):
                 live.outcomes.remember_call(call_key(record["tool"], record["args"]), record["idx"])
-        turn_key = idempotency_prefix(runtime, question_id(state))
+        turn_key = idempotency_prefix(runtime, turn_id(state))
         dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
         planned_tasks = _planned_tasks(live, [r["idx"] for r in earlier])

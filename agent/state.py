@@ -64,12 +64,16 @@ class RoundRecord(TypedDict):
 
     round: int
     question_id: str | None
+    turn_id: NotRequired[str | None]
+    """Names the turn in idempotency keys (see `turn_id`)."""
     join_idx: int
     final: str | None
     """`join(final="$N")`: the reference whose result is the answer (skips the joiner call)."""
     plan_error: str | None
     plan_text: NotRequired[str]
     """The plan as the model wrote it: a scheduler resumed without its planner reads it here."""
+    plan_cut_off: NotRequired[bool]
+    """The plan's output stopped before the model finished (see `PlanParser.close`)."""
     plan_notes: NotRequired[list[str]]
     """Plan lines that were none of task, `Thought:` or the plan's end: the joiner sees them."""
     planner_usage: Usage | None
@@ -154,3 +158,18 @@ def question_message(state: State) -> AnyMessage | None:
 def question_id(state: State) -> str | None:
     message = question_message(state)
     return message.id if message is not None else None
+
+
+def turn_id(state: State) -> str | None:
+    """What names this turn in tool calls' idempotency keys: the id of the conversation's
+    last message when the turn started, kept by the turn's rounds.
+
+    Every turn ends by appending its answer, so a turn that starts without a new human
+    message (an appended AI message, an empty input) still gets a name of its own, and a
+    backend that deduplicates by key never drops a real second call. A resumed step reads
+    the same state, so the name is stable across a crash.
+    """
+    if continues_turn(state):
+        last = state.rounds[-1]
+        return last.get("turn_id", last["question_id"])
+    return state.messages[-1].id if state.messages else None

@@ -113,6 +113,13 @@ def to_deltas(message: AIMessage) -> list[Delta]:
     return deltas
 
 
+def capped(deltas: list[Delta], cap: int | None, message: AIMessage) -> tuple[list[Delta], str]:
+    """The output tokens a server sends under an output-token cap, and its finish reason."""
+    if cap is not None and len(deltas) > cap:
+        return deltas[:cap], "length"
+    return deltas, "tool_calls" if message.tool_calls else "stop"
+
+
 def _chunk(delta: Delta) -> ChatGenerationChunk:
     if delta.call_index is None:
         return ChatGenerationChunk(message=AIMessageChunk(content=delta.text))
@@ -138,6 +145,8 @@ class ScriptedChatModel(BaseChatModel):
     timing: ModelProfile = PROFILES["instant"]
     report_usage: bool = True
     """False: like a server that streams no token usage (many local ones)."""
+    max_tokens: int | None = None
+    """An output-token cap: a longer reply is cut there and ends with finish reason `length`."""
     calls: list[list[BaseMessage]] = Field(default_factory=list, exclude=True)
     """Input messages of every call, in call order."""
 
@@ -197,7 +206,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> tuple[list[Delta], int, ChatGenerationChunk]:
         """Pick the reply; return its output tokens, prompt tokens and closing chunk."""
         message = apply_stop(self._next_reply(messages), stop)
-        deltas = to_deltas(message)
+        deltas, finish = capped(to_deltas(message), self.max_tokens, message)
         prompt_tokens = count_prompt_tokens(
             convert_to_openai_messages(messages), kwargs.get("tools") or ()
         )
@@ -210,10 +219,7 @@ class ScriptedChatModel(BaseChatModel):
             content="",
             usage_metadata=usage if self.report_usage else None,
             chunk_position="last",
-            response_metadata={
-                "finish_reason": "tool_calls" if message.tool_calls else "stop",
-                "model_name": self._llm_type,
-            },
+            response_metadata={"finish_reason": finish, "model_name": self._llm_type},
         )
         return deltas, prompt_tokens, ChatGenerationChunk(message=last)
 

@@ -32,6 +32,7 @@ from llmcompiler_scripted.chat_model import (
     Reply,
     ScriptExhaustedError,
     apply_stop,
+    capped,
     to_ai_message,
     to_deltas,
 )
@@ -217,14 +218,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _complete(self, body: dict[str, Any], reply: Reply, start: float) -> None:
         owner = self.server.owner
         message = apply_stop(to_ai_message(reply), body.get("stop"))
-        deltas = to_deltas(message)
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
+        deltas, finish = capped(to_deltas(message), cap, message)
         prompt_tokens = count_prompt_tokens(body.get("messages") or [], body.get("tools") or [])
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(deltas),
             "total_tokens": prompt_tokens + len(deltas),
         }
-        finish = "tool_calls" if message.tool_calls else "stop"
         base = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "created": int(time.time()),

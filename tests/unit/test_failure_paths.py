@@ -233,10 +233,10 @@ async def test_a_planner_failing_after_dispatch_aborts_the_scheduler_and_a_resum
     fault = RuntimeError("parser bug")
     close = agent.plan.PlanParser.close
 
-    def failing_close(self: Any) -> list[Task]:
+    def failing_close(self: Any, **kwargs: Any) -> list[Task]:
         if armed[0]:
             raise fault
-        return close(self)
+        return close(self, **kwargs)
 
     monkeypatch.setattr(agent.plan.PlanParser, "close", failing_close)
     thread = "planner-fails"
@@ -274,10 +274,10 @@ async def test_a_replanned_call_at_a_recorded_position_gets_an_error_not_the_oth
     steps = Steps()
     close = agent.plan.PlanParser.close
 
-    def failing_close(self: Any) -> list[Task]:
+    def failing_close(self: Any, **kwargs: Any) -> list[Task]:
         if armed[0]:
             raise RuntimeError("parser bug")
-        return close(self)
+        return close(self, **kwargs)
 
     monkeypatch.setattr(agent.plan.PlanParser, "close", failing_close)
     thread = "guard"

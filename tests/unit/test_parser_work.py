@@ -91,7 +91,7 @@ def test_streaming_parser_work_per_character_does_not_grow_with_the_plan(
         assert len(tasks) == n + 1 and all(t.error is None for t in tasks)
         assert tasks[-1].deps == list(range(1, n + 1))
         assert tasks[-2].deps == [1, n - 1]
-        assert {"steps", "ast", "references", "_START_PREFIX", "_TERMINATOR"} <= set(work)
+        assert {"steps", "ast", "references", "_START", "_THOUGHT"} <= set(work)
         assert work["steps"] >= len(text)
         per_char[n] = {name: count / len(text) for name, count in work.items()}
         per_char[n]["total"] = sum(work.values()) / len(text)
@@ -100,6 +100,36 @@ def test_streaming_parser_work_per_character_does_not_grow_with_the_plan(
     # work in any step would grow about fourfold here.
     grown = {name: large[name] / small[name] for name in small}
     assert all(ratio < 1.3 for ratio in grown.values()), grown
+
+
+ADVERSARIAL = {
+    "digits": lambda n: "1" * n + ". search(" + "\n",
+    "dashes": lambda n: "-" * n + "\n",
+    "spaces": lambda n: " " * n + '1. search("x")\n',
+    "quotes": lambda n: "> " * (n // 2) + "\n",
+    "parentheses": lambda n: "(" * n + "\n",
+    "step words": lambda n: "Step " * (n // 5) + "\n",
+    "unclosed call": lambda n: '1. search("a",\n' + "> " * (n // 2) + "\n",
+    "colons in a call": lambda n: '1. search("a",\n' + ":" * n + "\n",
+    "end marks in a call": lambda n: '1. search("a",\n' + "<END_OF_PLAN>x" * (n // 14) + "\n",
+    "field path": lambda n: "1. search($1" + ".a" * (n // 2) + ")\n",
+    "many short lines": lambda n: "12345678901234567890\n" * (n // 21),
+}
+
+
+@pytest.mark.parametrize("shape", ADVERSARIAL)
+def test_parser_work_per_character_stays_flat_on_lines_that_could_still_become_tasks(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines that keep looking like the start of a task (a long number, a long run of
+    decoration, a long lookahead inside an unclosed call) cost no more per character as they
+    grow: each character is looked at a bounded number of times."""
+    per_char = []
+    for n in (4_000, 16_000):
+        text = ADVERSARIAL[shape](n)
+        _, work = _stream(text, monkeypatch)
+        per_char.append(sum(work.values()) / len(text))
+    assert per_char[1] / per_char[0] < 1.3, per_char
 
 
 def test_the_work_count_would_catch_a_step_that_rescans_the_text(

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.tools import StructuredTool, tool
 
-from agent.plan import JOIN, PlanParser, Task, parse_plan, read_plan
+from agent.plan import CUT_OFF, JOIN, NOT_CLOSED, PlanParser, Task, parse_plan, read_plan
 from tests.helpers import math, search
 
 
@@ -114,16 +114,18 @@ def test_parenthesis_numbering_and_indentation() -> None:
     ]
 
 
-def test_task_is_emitted_at_its_closing_parenthesis() -> None:
+def test_task_is_emitted_when_its_line_ends() -> None:
     parser = PlanParser(TOOLS)
     assert parser.feed('Thought: look it up\n1. search("Everest"') == []
-    assert parser.feed(")") == [
+    assert parser.feed(")") == []  # the line may still say more than one call
+    assert parser.feed("\n") == [
         Task(1, "search", {"query": "Everest"}, [], thought="look it up"),
     ]
-    assert parser.feed('  # the rest of the line is a comment)\n2. calc("1+1")') == [
+    assert parser.feed('2. calc("1+1")  # a comment with ) and "quotes"') == []
+    assert parser.feed("\n3. join()") == [
         Task(2, "calc", {"expression": "1+1"}, []),
+        join(3, [1, 2]),
     ]
-    assert parser.feed("\n3. join()") == [join(3, [1, 2])]
     assert parser.feed('\n4. search("ignored after join")') == []
     assert parser.close() == []
 
@@ -139,12 +141,11 @@ def test_quotes_may_contain_syntax_characters() -> None:
         '7. search("")\n'
         "8. search('')\n"
     )
-    assert [t.args.get("query") for t in parse(text)[:8]] == [
+    assert [t.args.get("query") for t in parse(text)[:7]] == [
         "a (b) , c # d )",
         "its ) (",
         'x ) "" ")\n# y',
-        "a",  # a line that starts a task ends the task, even inside quotes
-        "no",
+        'a\n2. search("no")',  # a string is opaque until it closes
         "line one\nline two",
         'esc " ) still',
         "",
@@ -162,25 +163,33 @@ def test_nested_brackets_and_multiline_arguments() -> None:
         ")\n"
     )
     first, second, _ = parse(text)
-    assert first.error == "argument str({'a': [1, (2, 3)]}) is not a Python literal"
+    assert first.error == 'argument str({"a": [1, (2, 3)]}) is not a Python literal'
     assert second == Task(2, "math", {"problem": "p", "context": ["$1", {"k": ["${1}", 1.5]}]}, [1])
 
 
-def test_missing_parenthesis_ends_at_the_next_task_like_line() -> None:
+def test_a_call_whose_parenthesis_never_closes_is_an_error_and_the_next_line_is_read() -> None:
     text = '1. search("a"\n2. math("b", context=["$1"\nThought: next\n3. search(query="c"\njoin(\n'
     assert parse(text) == [
-        Task(1, "search", {"query": "a"}, []),
-        Task(2, "math", {"problem": "b", "context": ["$1"]}, [1]),
-        Task(3, "search", {"query": "c"}, [], thought="next"),
+        Task(1, "search", {"query": "a"}, [], error=NOT_CLOSED),
+        Task(2, "math", {"problem": "b", "context": ["$1"]}, [1], error=NOT_CLOSED),
+        Task(3, "search", {"query": "c"}, [], thought="next", error=NOT_CLOSED),
         join(4, [1, 2, 3]),
     ]
     assert parse('1. search("a"\n<END_OF_PLAN>\n2. search("b")') == [
-        Task(1, "search", {"query": "a"}, []),
+        Task(1, "search", {"query": "a"}, [], error=NOT_CLOSED),
         join(2, [1]),
     ]
+
+
+def test_a_call_cut_off_by_the_end_of_the_output_is_an_error() -> None:
     assert parse('1. search("unterminated') == [
-        Task(1, "search", {"query": "unterminated"}, []),
+        Task(1, "search", {"query": "unterminated"}, [], error=CUT_OFF),
         join(2, [1]),
+    ]
+    assert parse('1. search("a")\n2. search("b", ') == [
+        Task(1, "search", {"query": "a"}, []),
+        Task(2, "search", {"query": "b"}, [], error=CUT_OFF),
+        join(3, [1, 2]),
     ]
 
 
@@ -203,9 +212,11 @@ def test_fences_prose_and_blank_lines_are_ignored() -> None:
     assert parse(text) == [Task(1, "search", {"query": "a"}, []), join(2, [1])]
 
 
-def test_comment_after_a_task() -> None:
+def test_a_comment_after_a_call_is_allowed_but_other_text_makes_the_line_a_note() -> None:
     text = '1. search("a")  # 2. search("b")\n2. calc("1") trailing prose (x)\n'
-    assert [t.idx for t in parse(text)] == [1, 2, 3]
+    tasks, notes = read_plan(text, TOOLS)
+    assert tasks == parse(text) == [Task(1, "search", {"query": "a"}, []), join(2, [1])]
+    assert notes == ['2. calc("1") trailing prose (x)']
 
 
 def test_thoughts_attach_to_the_next_task_including_join() -> None:
@@ -313,7 +324,7 @@ def test_unknown_tool_keeps_its_arguments_for_the_joiner() -> None:
         ("lookup()", {}, "lookup is missing required argument(s): key"),
         ('lookup("k", 3)', {"key": "k", "limit": 3}, None),
         ("search(query=x)", {}, "argument x is not a Python literal"),
-        ('search(f"{x}")', {}, "argument f'{x}' is not a Python literal"),
+        ('search(f"{x}")', {}, 'argument f"{x}" is not a Python literal'),
         ("search(*['a'])", {}, "argument unpacking (*['a']) is not supported"),
         ("search(**{'query': 'a'})", {}, "argument unpacking (**{'query': 'a'}) is not supported"),
         ("search('a' 'b' ,)", {"query": "ab"}, None),
