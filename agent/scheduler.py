@@ -66,6 +66,12 @@ def _finish(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:
     return {**record, "status": status, "finished_at": time.time(), **fields}  # type: ignore[typeddict-item]
 
 
+def _with_usage(record: TaskRecord, meter: UsageMeter) -> TaskRecord:
+    """`record` with the LLM calls its tool made, if any: they cost the same whether the tool
+    then succeeded, raised or timed out."""
+    return {**record, "usage": meter.usage} if meter.usage["calls"] else record
+
+
 def is_pure(tool: BaseTool) -> bool:
     """Declared free of side effects: same arguments, same result (`metadata={"pure": True}`)."""
     return bool((tool.metadata or {}).get("pure"))
@@ -202,13 +208,13 @@ async def _run(
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise
         except Exception as exc:
+            record = _with_usage(record, meter)
             if isinstance(exc, TimeoutError) and deadline.expired():
                 return _finish(record, "error", error=f"timed out after {ctx.tool_timeout_s:g}s")
             return _finish(record, "error", error=f"{type(exc).__name__}: {exc}")
         finally:
             live.running.discard(record["idx"])
-    if meter.usage["calls"]:
-        record = {**record, "usage": meter.usage}
+    record = _with_usage(record, meter)
     try:
         result = to_stored(value)
     except Exception as exc:  # e.g. a custom object whose conversion recurses without end

@@ -58,3 +58,33 @@ async def test_messages_stream_carries_only_the_answer_and_only_once() -> None:
     assert "".join(tokens) == "The values are a-value and b-value (both)."
     assert len(tokens) > 3  # streamed in pieces, not one block
     assert final is not None and final["messages"][-1].id in ids  # one message, not two
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Thought: the last result is the answer\nAction: Finish($3)",
+        "Thought: combine\nAction: Finish(It is $3 (from $1 and $2).)",
+    ],
+)
+async def test_streamed_answer_never_shows_a_raw_reference_and_equals_the_resolved_one(
+    answer: str,
+) -> None:
+    plan = '1. lookup("a")\n2. lookup("b")\n3. lookup("$1+$2")\n4. join()'
+    graph, *_ = scripted_graph([lookup], [plan], [answer])
+    tokens: list[str] = []
+    final = None
+    async for mode, data in graph.astream(
+        {"messages": [("user", "q")]}, stream_mode=["messages", "values"]
+    ):
+        if mode == "messages":
+            message, _meta = data
+            if message.type in ("ai", "AIMessageChunk") and message.text:
+                tokens.append(message.text)
+        else:
+            final = data
+    assert final is not None
+    resolved = final["messages"][-1].text
+    assert "a-value+b-value-value" in resolved
+    assert not any("$" in token for token in tokens)
+    assert "".join(tokens) == resolved

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from langchain_core.tools import tool
+from tenacity import wait_exponential_jitter
 
 from agent import Context
 from agent.joiner import parse_joiner_output
@@ -98,6 +99,20 @@ async def test_transient_planner_error_is_retried() -> None:
     assert len(planner.calls) == 2
     assert run.tasks[1]["result"] == "a-value"
     assert run.answer == "ok"
+
+
+async def test_three_transient_failures_in_a_row_are_retried_with_the_default_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The backoff's length is not under test: no waiting between attempts.
+    monkeypatch.setattr(wait_exponential_jitter, "__call__", lambda _self, _state: 0.0)
+    failures = [ConnectionError("reset")] * 3
+    graph, planner, joiner = scripted_graph(
+        [lookup], [*failures, '1. lookup("a")\n2. join()'], [*failures, "Action: Finish(a-value)"]
+    )
+    run = await run_graph(graph, "q")  # Context() as it comes
+    assert (len(planner.calls), len(joiner.calls)) == (4, 4)
+    assert run.answer == "a-value" and run.output["error"] is None
 
 
 async def test_joiner_failure_becomes_an_answer_with_what_was_found() -> None:

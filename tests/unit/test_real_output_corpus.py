@@ -5,7 +5,9 @@ prompts (`python -m llmcompiler_bench.capture`, against `make local-model`) and 
 failure shapes that real models produce. Each plan, joiner reply and `math` reply is replayed
 with scripted models and the offline tools: the outcome is a task list or a recorded error the
 joiner sees; never a crash, never a plan read as nothing in silence, never protocol text in
-the answer.
+the answer. A joiner reply with a `keeps` field mixes protocol text with an honest answer:
+after the last replan, the answer given must still hold that honest part (cleaned, not
+replaced).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ async def test_a_real_plan_runs_to_a_clean_answer_or_a_reported_error(
 
 
 @pytest.mark.parametrize("entry", outputs("joiner"))
-async def test_a_real_joiner_reply_gives_a_clean_answer(entry: dict[str, str]) -> None:
+async def test_a_real_joiner_reply_gives_a_clean_answer_keeping_its_honest_part(
+    entry: dict[str, str],
+) -> None:
     planner = ScriptedChatModel(
         respond=lambda _messages: '1. search("Mount Everest")\n2. search("K2")\n3. join()'
     )
@@ -84,6 +88,13 @@ async def test_a_real_joiner_reply_gives_a_clean_answer(entry: dict[str, str]) -
     )
     answer = result["messages"][-1].text
     assert is_clean(answer), answer
+    assert entry.get("keeps", "") in answer
+
+
+def test_the_corpus_holds_leaky_joiner_replies_with_a_known_honest_part() -> None:
+    kept = [param.values[0] for param in outputs("joiner") if "keeps" in param.values[0]]
+    assert len(kept) >= 3
+    assert not any(is_clean(entry["text"]) for entry in kept)  # each needs cleaning
 
 
 @pytest.mark.parametrize("entry", outputs("math"))

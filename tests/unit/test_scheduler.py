@@ -73,6 +73,42 @@ async def test_dependent_of_fast_task_starts_before_slow_sibling_finishes() -> N
     assert tasks[3]["result"] == "<after:<fast>>"
 
 
+@pytest.mark.parametrize("early", [1, 2])
+async def test_a_task_with_two_dependencies_starts_only_after_the_later_one_finishes(
+    early: int,
+) -> None:
+    """Dependency `early` finishes at once; the other is held until $4, a dependent of `early`
+    alone planned after $3, has run: so $3's dependencies finish at different times, with $3
+    ready to start in between (either dependency may be the later one)."""
+    late = 3 - early
+    released = asyncio.Event()
+
+    @tool
+    async def quick(name: str) -> str:
+        """Return `name` at once; a name starting with "release" lets `held` return."""
+        if name.startswith("release"):
+            released.set()
+        return name
+
+    @tool
+    async def held(name: str) -> str:
+        """Return `name` once released."""
+        await released.wait()
+        return name
+
+    first, second = ("quick", "held") if early == 1 else ("held", "quick")
+    plan = (
+        f'1. {first}("a")\n2. {second}("b")\n3. quick("$1 and $2")\n'
+        f'4. quick("release after ${early}")\n5. join()'
+    )
+    graph, *_ = scripted_graph([quick, held], [plan])
+    run = await run_graph(graph, "go")
+    assert run.position("task_finished", early) < run.position("task_started", 4)
+    assert run.position("task_started", 4) < run.position("task_finished", late)
+    assert run.position("task_finished", late) < run.position("task_started", 3)
+    assert run.tasks[3]["result"] == "a and b"
+
+
 async def test_failed_task_skips_its_dependents_at_once_and_nothing_else() -> None:
     DELAYS.update(slow=0.5)
     plan = (
@@ -432,6 +468,24 @@ async def test_dedupe_never_reuses_failures_or_impure_tools() -> None:
     run = await run_graph(graph, "go")
     assert run.tasks[1]["status"] == "error" and run.tasks[2]["result"] == "ok"
     assert "deduplicated_from" not in run.tasks[4]  # fetch is not marked pure
+
+
+async def test_pure_calls_differing_only_in_case_both_run_and_keep_their_own_results() -> None:
+    calls: list[str] = []
+
+    @tool
+    async def lookup(city: str) -> str:
+        """Pure, case-sensitive lookup."""
+        calls.append(city)
+        return f"<{city}>"
+
+    lookup.metadata = {"pure": True}
+    plan = '1. lookup("Paris")\n2. lookup("paris")\n3. join()'
+    graph, *_ = scripted_graph([lookup], [plan])
+    run = await run_graph(graph, "go")
+    assert sorted(calls) == ["Paris", "paris"]
+    assert (run.tasks[1]["result"], run.tasks[2]["result"]) == ("<Paris>", "<paris>")
+    assert not any("deduplicated_from" in t for t in run.tasks.values())
 
 
 def test_text_content_blocks_are_stored_as_plain_text() -> None:
