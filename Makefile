@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := agent graphs tools llmcompiler_cli llmcompiler_bench llmcompiler_scripted tests
 
-.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement fuzz load lock clean local-model local-model-install
+.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement bench-parser fuzz load lock clean local-model local-model-install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-peers: $(STAMP)
 # Where CPU-bound tools run: thread vs process vs Ray, side by side (docs/placement.md).
 bench-placement: $(STAMP)
 	$(BIN)/python -m llmcompiler_bench.placement
+
+# Parsing cost against plan length (100,000 chars in one piece and in 1-char chunks): linear.
+bench-parser: $(STAMP)
+	$(BIN)/python -m llmcompiler_bench.parser
 
 # 100 concurrent runs on `langgraph dev` with scripted models: completed / failed / lost, p50/p95.
 load: $(STAMP)

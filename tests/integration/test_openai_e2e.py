@@ -110,3 +110,44 @@ def test_plain_functions_without_docstrings_become_tools() -> None:
 
     graph = create_llm_compiler([add, shout])
     assert graph.get_graph().nodes.keys() >= {"planner", "scheduler", "joiner"}
+
+
+@pytest.mark.parametrize("cut_before", ["customers", " only if"], ids=["in a string", "after )"])
+async def test_a_call_cut_off_by_the_servers_token_cap_is_not_run(
+    openai_server: Callable[..., ScriptedOpenAIServer], cut_before: str
+) -> None:
+    """The cap reaches the server as langchain-openai sends it; the stream ends with finish
+    reason `length` inside a string argument, or just after a call's `)` (the line may have
+    gone on with a condition): that call is a task error, never run."""
+    from agent.plan import CUT_OFF
+    from llmcompiler_scripted.timing import tokenize
+
+    sent: list[str] = []
+
+    @tool
+    async def notify(message: str) -> str:
+        """Email every customer (a side effect)."""
+        sent.append(message)
+        return "sent"
+
+    plan = (
+        '1. height("Mount Everest")\n'
+        '2. notify("The launch is postponed. Do NOT tell customers about it.") only if $1 > 0\n'
+        "3. join()"
+    )
+    cap = len(tokenize(plan[: plan.index(cut_before)]))
+    server = openai_server(
+        lambda messages: (
+            plan
+            if str(messages[0]["content"]).startswith("Plan how to answer")
+            else "Action: Finish(done)"
+        )
+    )
+    graph = create_llm_compiler([height, notify])
+    context = Context(
+        planner_model="openai:scripted-model", base_url=server.base_url, max_output_tokens=cap
+    )
+    run = await run_graph(graph, "Tell the customers", context=context)
+    assert sent == []
+    assert run.tasks[1]["status"] == "done"
+    assert run.tasks[2]["status"] == "error" and run.tasks[2]["error"].startswith(CUT_OFF)
