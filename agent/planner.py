@@ -28,6 +28,7 @@ from agent.live_round import (
     round_key,
 )
 from agent.models import ModelSpec, astream_with_retry, resolve_model
+from agent.output_cap import OutputCap
 from agent.plan import PlanParser, Task, read_plan
 from agent.prompts import planner_messages
 from agent.state import (
@@ -83,6 +84,7 @@ async def stream_plan(
     error: str | None = None
     meter = UsageMeter(price_override(ctx))
     cut_off = False  # the output stopped before the model finished its plan
+    cap = OutputCap(ctx.max_output_tokens)
     try:
         model = live.planner_model
         assert model is not None
@@ -105,6 +107,9 @@ async def stream_plan(
                     n_tasks += _hand_off(live, parser.feed(piece), round_)
                     _note(parser, round_)
                     if parser.ended:  # commentary after join() is not waited for
+                        break
+                    if cap.reached(piece):  # a server that ignored the cap: stop reading
+                        cut_off = True
                         break
         finally:
             await stream.aclose()  # closes the model's stream, so a server stops generating
