@@ -4,6 +4,12 @@ The planner sees the tool list, the plan language, worked examples, the conversa
 replan the earlier plans with their observations and the joiner's reasons. The joiner sees the
 question and the results and answers in the text protocol of docs/protocol.md, which any chat
 model can follow (no tool calling needed).
+
+Each system prompt is byte-identical across questions and rounds (what changes, the first
+index of a replan and whether the joiner may replan, sits in the last message), so servers
+that reuse a prompt prefix (llama.cpp's prompt cache, hosted prompt caching) prefill only the
+question. The wording shows real indices (`1. tool(...)`), never a placeholder a weak model
+could copy into its plan or answer.
 """
 
 from __future__ import annotations
@@ -44,15 +50,15 @@ Tools:
 {tools}
 join(): ends the plan; afterwards the results are read and the question answered.
 
-Write one action per line: `N. tool(arguments)`, arguments as Python literals.
-- N starts at {first_idx} and increases by one.
+Write one numbered action per line, arguments as Python literals: `1. tool(arguments)`, \
+then `2. tool(arguments)`, and so on.
 - Pass an earlier result with the string "$N" (e.g. context=["$1", "$2"]), one field of a \
 structured result with "$N.field" or "$N[0]"; inside a longer string $N is replaced by that \
 result's text. Never guess a result you can fetch.
 - Independent actions must not reference each other, so they run at once.
 - An optional `Thought: ...` line may precede an action.
-- Use only the tools above. Write only the plan: no Markdown, no prose. End with \
-`N. join()` and write nothing after it.{direct}
+- Use only the tools above. Write only the plan: no Markdown, no prose. End with a numbered \
+`join()` line and write nothing after it.{direct}
 
 Examples (tools in examples may differ from yours):
 {examples}"""
@@ -60,20 +66,20 @@ Examples (tools in examples may differ from yours):
 REPLAN_CONTEXT = """\
 Earlier plans for this question and their results:
 {history}
-Make a new plan for what is still missing. Reuse earlier results by reference ("$N") instead \
-of repeating calls. Number new actions from {first_idx}."""
+Make a new plan for what is still missing. Reuse earlier results by reference (such as "$1") \
+instead of repeating calls. Number new actions from {first_idx}."""
 
 JOINER_SYSTEM = """\
 Answer the user's question using the results of the executed plan.
 Reply in exactly this form:
 Thought: <one short sentence on what the results show>
 Action: Finish(<the answer>)
-{replan_rule}
+When replanning is allowed and the results cannot answer the question (failed calls, missing \
+facts), instead reply
+Action: Replan(<what is missing and why>)
 Be concise; the answer should state the result directly."""
 
-REPLAN_ALLOWED = """\
-If the results cannot answer the question (failed calls, missing facts), instead reply
-Action: Replan(<what is missing and why>)"""
+REPLAN_ALLOWED = "Replanning is allowed."
 
 REPLAN_FORBIDDEN = "No more replanning is possible: answer with the best you can from the results."
 
@@ -133,7 +139,7 @@ def format_task_line(record: TaskRecord, limit: int) -> str:
 
 DIRECT_ANSWER_RULE = """
 - If one action's result, exactly as returned, is the whole answer (e.g. the number asked \
-for), end with `N. join(final="$K")` (K = that action) to answer with it directly."""
+for), end with `join(final="$3")` (3 being that action's number) to answer with it directly."""
 
 
 def planner_messages(
@@ -150,7 +156,6 @@ def planner_messages(
 ) -> list[BaseMessage]:
     system = PLANNER_SYSTEM.format(
         tools="\n".join(describe_tool(t) for t in tools),
-        first_idx=first_idx,
         examples=examples,
         direct=DIRECT_ANSWER_RULE if direct_answers else "",
     )
@@ -184,7 +189,6 @@ def joiner_messages(
     plan_notes: Sequence[str] = (),
     limit: int,
 ) -> list[BaseMessage]:
-    system = JOINER_SYSTEM.format(replan_rule=REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
     results = "\n".join(format_task_line(r, limit) for r in tasks) or "(no tasks were run)"
     body = f"Question: {question}\n\nResults:\n{results}"
     if plan_note:
@@ -192,4 +196,5 @@ def joiner_messages(
     if plan_notes:
         lines = "\n".join(f"- {note}" for note in plan_notes)
         body += f"\n\nPlan lines that were not actions (the plan may be incomplete):\n{lines}"
-    return [SystemMessage(system), *_history(messages), HumanMessage(body)]
+    body += "\n\n" + (REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
+    return [SystemMessage(JOINER_SYSTEM), *_history(messages), HumanMessage(body)]

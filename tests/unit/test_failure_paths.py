@@ -416,7 +416,7 @@ async def test_replan_after_a_plan_error_with_none_left_answers_with_partial_res
     run = await run_graph(graph, "go", context=Context(max_replans=0))
     prompt = joiner.calls[0][-1].text
     assert "-> A" in prompt and "Note: the planner model failed: ValueError: stream cut" in prompt
-    assert "No more replanning is possible" in joiner.calls[0][0].text
+    assert "No more replanning is possible" in joiner.calls[0][-1].text
     assert "no replans left (max_replans=0); still missing: need c" in run.answer
     assert "- step (task 1): A" in run.answer
     assert not run.of("replan")

@@ -181,10 +181,10 @@ async def test_join_final_falls_back_to_the_joiner_when_that_task_failed_or_is_d
     graph, planner, joiner = scripted_graph([lookup], ['1. lookup("a")\n2. join(final="$1")'])
     run = await run_graph(graph, "q", context=Context(direct_answers=False))
     assert run.answer == "ok" and len(joiner.calls) == 1
-    assert 'join(final="$K")' not in planner.calls[0][0].text  # nor offered to the planner
+    assert 'join(final="$3")' not in planner.calls[0][0].text  # nor offered to the planner
 
 
 async def test_planner_is_told_about_direct_answers_by_default() -> None:
     graph, planner, _ = scripted_graph([lookup], ["1. join()"])
     await run_graph(graph, "q")
-    assert 'join(final="$K")' in planner.calls[0][0].text
+    assert 'join(final="$3")' in planner.calls[0][0].text
