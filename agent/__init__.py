@@ -3,6 +3,7 @@
 from agent.context import Context
 from agent.errors import (
     FieldAccessError,
+    InvalidInputError,
     LLMCompilerError,
     ModelNotConfiguredError,
     PlacementError,
@@ -16,6 +17,7 @@ from agent.state import State, TaskRecord
 __all__ = [
     "Context",
     "FieldAccessError",
+    "InvalidInputError",
     "LLMCompilerError",
     "ModelNotConfiguredError",
     "PlacementError",

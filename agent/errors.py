@@ -16,6 +16,11 @@ class ModelNotConfiguredError(LLMCompilerError, RuntimeError):
     """No usable model: missing provider package, API key or base URL."""
 
 
+class InvalidInputError(LLMCompilerError, ValueError):
+    """A Context value or a question the run refuses before any model call; the message
+    names the field, the value and what is allowed."""
+
+
 class FieldAccessError(LLMCompilerError, ValueError):
     """A field path (`$1.name`, `$2[0]`) that does not exist in the referenced result."""
 

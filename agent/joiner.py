@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 
 from agent import events
 from agent.answer import VIEW_TAG, AnswerStream
+from agent.causes import model_failure, replans_exhausted, round_failure, turn_error
 from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
 from agent.models import ModelSpec, resolve_model
@@ -89,23 +90,6 @@ def clean_answer(
     return JoinerDecision("finish", scrubbed or _give_up("no clean answer", tasks))
 
 
-def _unreadable_plan(
-    current: RoundRecord, round_tasks: Sequence[TaskRecord], tasks: Sequence[TaskRecord]
-) -> str | None:
-    """Why the run failed when the last plan could not be read: it had no task that could
-    run (only notes or lines that failed their checks) and no task of the turn succeeded."""
-    if any(t["status"] == "done" for t in tasks) or any(
-        t["status"] != "error" for t in round_tasks
-    ):
-        return None
-    errors = [f"${t['idx']} {t['tool']}: {t['error']}" for t in round_tasks]
-    notes = current.get("plan_notes", [])
-    if not errors and not notes:
-        return None  # an empty plan on purpose: nothing to run, the joiner answered
-    detail = errors[0] if errors else f"no task in it, only text ({notes[0]!r})"
-    return f"the plan could not be read: {detail}"
-
-
 def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
     """The final answer when no replan is left (or a model failed): say so, give the results."""
     return f"I could not fully answer the question: {reason}\n{_found(tasks)}"
@@ -170,6 +154,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     base_url=ctx.base_url,
                     temperature=ctx.temperature,
                     max_tokens=ctx.max_output_tokens,
+                    timeout=ctx.model_timeout_s,
                 )
                 prompt = joiner_messages(
                     messages=state.messages,
@@ -188,11 +173,14 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     lambda raw: clean_answer(parse_joiner_output(raw), state.tasks, can_replan),
                 )
             except Exception as exc:
-                failure = f"the joiner model failed: {type(exc).__name__}: {exc}"
+                failure = model_failure("joiner", exc)
                 decision = JoinerDecision("finish", _give_up(failure, state.tasks))
-        if decision.action == "finish" and failure is None:
-            failure = _unreadable_plan(current, round_tasks, state.tasks)
+        found = any(t["status"] == "done" for t in state.tasks)
+        if decision.action == "finish" and failure is None and not found:
+            failure = round_failure(current, round_tasks)
         if decision.action == "replan" and not can_replan:
+            last = None if found else round_failure(current, round_tasks)
+            failure = replans_exhausted(ctx.max_replans, decision.content, last)
             decision = JoinerDecision(
                 "finish",
                 _give_up(
@@ -211,7 +199,9 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         }
         rounds = [*state.rounds[:-1], record]
         update: dict[str, Any] = {"rounds": rounds, "usage": turn_usage(rounds, state.tasks)}
-        update["error"] = failure if decision.action == "finish" else None
+        update["error"] = (
+            turn_error(failure, rounds, state.tasks) if decision.action == "finish" else None
+        )
         if decision.action == "replan":
             events.replan(current["round"] + 1, decision.content)
         else:

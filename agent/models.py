@@ -25,6 +25,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from agent.context import DEFAULT_MODEL_TIMEOUT_S
 from agent.errors import ModelNotConfiguredError
 
 ModelSpec = BaseChatModel | str
@@ -63,7 +64,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 _CAPTURED_ENV_SUFFIXES = ("_API_KEY", "_BASE_URL", "_API_BASE", "_ORGANIZATION", "_PROJECT")
-_ModelKey = tuple[str, str | None, float | None, int | None, tuple[tuple[str, str], ...]]
+_ModelKey = tuple[str, str | None, float | None, int | None, float, tuple[tuple[str, str], ...]]
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ModelKey, BaseChatModel]]
 _by_loop = weakref.WeakKeyDictionary()
 _outside_loops: dict[_ModelKey, BaseChatModel] = {}
@@ -75,35 +76,43 @@ def load_chat_model(
     base_url: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    timeout: float = DEFAULT_MODEL_TIMEOUT_S,
 ) -> BaseChatModel:
     """Build a chat model from `"provider:model"` (OpenAI by default).
 
+    `timeout` (seconds) bounds each request, so a server that accepts the connection and
+    never answers fails the call as timed out instead of hanging the run (LangChain's
+    standard `timeout` parameter; for a stream it bounds each wait for the next chunk).
     A built model is reused while nothing it captured changes: the provider settings in the
     environment, and the event loop (a client's connection pool belongs to its loop).
     """
     settings = tuple(
         sorted((k, v) for k, v in os.environ.items() if k.endswith(_CAPTURED_ENV_SUFFIXES))
     )
-    key: _ModelKey = (spec, base_url, temperature, max_tokens, settings)
+    key: _ModelKey = (spec, base_url, temperature, max_tokens, timeout, settings)
     try:
         cache = _by_loop.setdefault(asyncio.get_running_loop(), {})
     except RuntimeError:
         cache = _outside_loops
     model = cache.get(key)
     if model is None:
-        model = cache[key] = _build_chat_model(spec, base_url, temperature, max_tokens)
+        model = cache[key] = _build_chat_model(spec, base_url, temperature, max_tokens, timeout)
     return model
 
 
 def _build_chat_model(
-    spec: str, base_url: str | None, temperature: float | None, max_tokens: int | None
+    spec: str,
+    base_url: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    timeout: float,
 ) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
     provider, sep, name = spec.partition(":")
     if not sep:
         provider, name = "openai", spec
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"timeout": timeout}
     if temperature is not None:
         kwargs["temperature"] = temperature
     if max_tokens is not None:
@@ -143,11 +152,14 @@ def resolve_model(
     base_url: str | None,
     temperature: float | None,
     max_tokens: int | None = None,
+    timeout: float = DEFAULT_MODEL_TIMEOUT_S,
 ) -> BaseChatModel:
     """An instance is used as given; a string is loaded with the run's settings."""
     if isinstance(spec, BaseChatModel):
         return spec
-    return load_chat_model(spec, base_url=base_url, temperature=temperature, max_tokens=max_tokens)
+    return load_chat_model(
+        spec, base_url=base_url, temperature=temperature, max_tokens=max_tokens, timeout=timeout
+    )
 
 
 def _retrying(attempts: int) -> AsyncRetrying:

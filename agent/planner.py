@@ -18,7 +18,9 @@ from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from agent import events
+from agent.causes import model_failure
 from agent.context import Context, context_of, price_override
+from agent.inputs import check_question
 from agent.live_round import (
     LiveRound,
     join_round,
@@ -115,7 +117,7 @@ async def stream_plan(
             await stream.aclose()  # closes the model's stream, so a server stops generating
             meter.count_unfinished("".join(pieces), getattr(model, "model_name", None))
     except Exception as exc:
-        error = f"the planner model failed: {type(exc).__name__}: {exc}"
+        error = model_failure("planner", exc)
         cut_off = True
     n_tasks += _hand_off(live, parser.close(cut_off=cut_off), round_)
     _note(parser, round_)
@@ -167,13 +169,12 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
         first_idx = max([r["join_idx"] for r in earlier_rounds] + known, default=0) + 1
         question = question_message(state)
         try:
+            check_question(question.text if question is not None else "", ctx.max_question_chars)
             output: PlanOutput
             try:
                 live.planner_model = _planner_model(model, ctx)
             except Exception as exc:
-                output = PlanOutput(
-                    text="", error=f"the planner model is not usable: {exc}", usage=no_usage()
-                )
+                output = PlanOutput(text="", error=model_failure("planner", exc), usage=no_usage())
                 plan, notes = read_plan("", tools, known=known)
             else:
                 prompt = planner_messages(
@@ -235,4 +236,5 @@ def _planner_model(model: ModelSpec | None, ctx: Context) -> BaseChatModel:
         base_url=ctx.base_url,
         temperature=ctx.temperature,
         max_tokens=ctx.max_output_tokens,
+        timeout=ctx.model_timeout_s,
     )

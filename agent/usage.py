@@ -114,23 +114,32 @@ class UsageMeter(BaseCallbackHandler):
             self._prompts[kwargs.get("run_id")] = prompt
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        generation = response.generations[0][0] if response.generations else None
-        message = generation.message if isinstance(generation, ChatGeneration) else None
-        meta = message.usage_metadata if isinstance(message, AIMessage) else None
-        model = message.response_metadata.get("model_name") if message is not None else None
         with self._lock:
             prompt = self._prompts.pop(kwargs.get("run_id"), "")
+        self._count(prompt, _message(response))
+
+    def on_llm_error(
+        self, error: BaseException, *, response: LLMResult | None = None, **kwargs: Any
+    ) -> None:
+        """A call that failed after its first tokens (a stream that broke: its tasks may
+        have run) is counted with what it wrote; one that failed before wrote nothing."""
+        if isinstance(error, GeneratorExit):  # closed early on purpose: `count_unfinished`
+            return
+        with self._lock:
+            prompt = self._prompts.pop(kwargs.get("run_id"), "")
+        partial = _message(response) if response is not None else None
+        if partial is not None and partial.text:
+            self._count(prompt, partial)
+
+    def _count(self, prompt: str, message: BaseMessage | None) -> None:
+        """Count one call: the provider's token usage, else estimates from the texts."""
+        meta = message.usage_metadata if isinstance(message, AIMessage) else None
+        model = message.response_metadata.get("model_name") if message is not None else None
         if meta:
             self.add(meta["input_tokens"], meta["output_tokens"], model)
         else:  # the provider reported no usage: estimate, and say so
             text = message.text if message is not None else ""
             self.add(estimate_tokens(prompt), estimate_tokens(text), model, estimated=True)
-
-    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
-        if isinstance(error, GeneratorExit):  # closed early on purpose: `count_unfinished`
-            return
-        with self._lock:
-            self._prompts.pop(kwargs.get("run_id"), None)
 
     def count_unfinished(self, output: str, model: str | None) -> None:
         """Count, with estimated tokens, calls that started but never ended: a stream the
@@ -151,6 +160,12 @@ class UsageMeter(BaseCallbackHandler):
             call["estimated_calls"] = 1
         with self._lock:
             self.usage = total([self.usage, call])
+
+
+def _message(response: LLMResult) -> BaseMessage | None:
+    """The message of a call's first generation (partial, when the call failed)."""
+    generation = response.generations[0][0] if response.generations else None
+    return generation.message if isinstance(generation, ChatGeneration) else None
 
 
 def current_callbacks() -> Callbacks:

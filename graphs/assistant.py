@@ -82,7 +82,9 @@ def build_assistant(
 
     def model_for(spec: ModelSpec | None, ctx: Context) -> Any:
         chosen = spec if spec is not None else planner if planner is not None else ctx.planner_model
-        return resolve_model(chosen, base_url=ctx.base_url, temperature=ctx.temperature)
+        return resolve_model(
+            chosen, base_url=ctx.base_url, temperature=ctx.temperature, timeout=ctx.model_timeout_s
+        )
 
     async def route(state: AssistantState, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = context_of(runtime.context)

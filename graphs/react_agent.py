@@ -56,6 +56,7 @@ def create_react_agent(
             base_url=ctx.base_url,
             temperature=ctx.temperature,
             max_tokens=ctx.max_output_tokens,
+            timeout=ctx.model_timeout_s,
         )
         settings = dict(request.model_settings)
         if not parallel_tool_calls:

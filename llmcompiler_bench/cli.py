@@ -55,6 +55,27 @@ def _positive(text: str) -> int:
     return value
 
 
+def _scale(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why `path` cannot be written, found by opening it (permissions alone miss a read-only
+    file system, and root passes them): better before a long run than after it."""
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        return f"cannot write --json {path}: {exc.strerror or exc}"
+    if not existed:
+        path.unlink()
+    return None
+
+
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `llmcompiler bench` (see docs/benchmark.md)."""
     parser.add_argument(
@@ -78,7 +99,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=_positive, default=1, help="runs per item (default 1)")
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=_scale,
         help=f"multiply every simulated duration (default 1; {QUICK_SCALE} with --quick)",
     )
     parser.add_argument(
@@ -139,6 +160,8 @@ def _problem(args: argparse.Namespace) -> str | None:
     """A reason not to start (before a possibly long run), or None."""
     if args.gantt and importlib.util.find_spec("matplotlib") is None:
         return MISSING
+    if args.json and (unwritable := _unwritable(args.json)):
+        return unwritable
     if args.model and (
         len(set(args.workload or ())) > 1 or set(args.workload or ()) - set(LIVE_WORKLOADS)
     ):
@@ -167,7 +190,8 @@ def _charts(path: Path, records: Sequence[RunRecord], console: Console) -> None:
 
 
 async def run_bench(args: argparse.Namespace, console: Console) -> int:
-    """Run the benchmark `args` describe, print the report; 0, or 2 when it cannot start."""
+    """Run the benchmark `args` describe, print the report; 0, 1 when every live run failed,
+    or 2 when it cannot start."""
     problem = _problem(args)
     if problem:
         console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
@@ -201,6 +225,10 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
         if args.json:
             write_json(args.json, live_payload(args.model, workload, settings, records))
             console.print(f"wrote {args.json}", markup=False)
+        failed = next((r.error for r in records if r.error), None)
+        if failed and all(r.error for r in records):  # nothing measured: the model is unusable
+            console.print(f"[red]error:[/red] every run failed; the first: {escape(failed)}")
+            return 1
         return 0
     summaries = [
         summarize(

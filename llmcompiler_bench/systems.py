@@ -119,7 +119,8 @@ async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") 
     the `messages` stream: LLMCompiler's joiner streams only its answer there (the planner is
     `nostream`), or writes the whole answer at once when `join(final=…)` skips it; a ReAct
     model streams every turn, and the final turn is the one counted. A run that raises is
-    reported (answer empty, `error` set) rather than ending the benchmark.
+    reported (answer empty, `error` set) rather than ending the benchmark; so is a run whose
+    output names a failure (LLMCompiler's `error`: its answer only explains the failure).
     """
     recorder = Recorder()
     context = replace(setup.context, streaming_dispatch=system.streaming)
@@ -145,8 +146,9 @@ async def run_system(system: System, setup: Setup, *, thread_id: str = "bench") 
                     recorder.event(data)
                 elif mode == "messages":
                     recorder.message(data[0])
-                elif data.get("messages"):
-                    final = data["messages"][-1]
+                else:
+                    final = data["messages"][-1] if data.get("messages") else final
+                    error = data.get("error")
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         latency = recorder.now()

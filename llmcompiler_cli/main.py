@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +26,45 @@ from rich.console import Console
 
 from agent import models
 from agent.answer import VIEW_TAG
+from agent.causes import Cause, cause_of
 from agent.context import Context
-from agent.errors import ModelNotConfiguredError
+from agent.errors import InvalidInputError, ModelNotConfiguredError
+from agent.inputs import check_question
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
 from llmcompiler_cli.console import RunView, dump_json
 
 
 def hint_for(error: str, ctx: Context) -> str:
-    """One actionable line for a model failure the run reported."""
+    """One actionable line for the failure the run reported, chosen by its cause."""
     where = ctx.base_url or os.environ.get("OPENAI_BASE_URL") or "the provider's API"
-    if "Connection" in error or "Timeout" in error:
+    cause = cause_of(error)
+    if cause is Cause.REPLANS_EXHAUSTED and Cause.CALLS_FAILED in error:
+        cause = Cause.CALLS_FAILED  # the tools failed: a stronger model would not help
+    if cause is Cause.MODEL_NOT_CONFIGURED:
+        return models.NO_MODEL_HINT
+    if cause is Cause.MODEL_UNREACHABLE:
         return f"could not reach the model server at {where}: is it running? check --base-url"
+    if cause is Cause.MODEL_TIMED_OUT:
+        return (
+            f"the model server at {where} sent nothing for {ctx.model_timeout_s:g} s: is it "
+            "stuck or overloaded? a slow local model may need a longer --model-timeout"
+        )
+    if cause is Cause.CONTEXT_WINDOW:
+        return (
+            "the prompt does not fit the model's context window: shorten the question, use a "
+            "model with a larger window, or serve it with a larger context (llama.cpp: --n_ctx)"
+        )
+    if cause is Cause.PLAN_UNREADABLE:
+        return "the model wrote no plan line the engine could run: try a stronger model"
+    if cause is Cause.CALLS_FAILED:
+        return "the plan was read but its tool calls failed: see the first cause above"
+    if cause is Cause.REPLANS_EXHAUSTED:
+        return "the model kept replanning: allow more with --max-replans, or a stronger model"
     if "Authentication" in error or "401" in error:
         return "the API key was refused: check OPENAI_API_KEY (or your provider's key variable)"
     if "NotFound" in error or "404" in error:
         return f"{where} does not serve model {ctx.planner_model!r}: check --model"
-    if "plan could not be read" in error:
-        return "the model wrote no plan line the engine could run: try a stronger model"
-    return models.NO_MODEL_HINT
+    return f"the model at {where} refused the request: see the error above"
 
 
 class CliError(Exception):
@@ -170,7 +190,6 @@ async def _ask(args: argparse.Namespace, console: Console) -> int:
     from agent.graph import create_llm_compiler
     from tools import DEFAULT_TOOLS_EXAMPLES, default_tools
 
-    ctx = Context()
     overrides = {
         "planner_model": args.model,
         "joiner_model": args.joiner_model,
@@ -178,8 +197,10 @@ async def _ask(args: argparse.Namespace, console: Console) -> int:
         "max_replans": args.max_replans,
         "max_output_tokens": args.max_output_tokens,
         "approve_plan": args.approve or None,
+        "model_timeout_s": args.model_timeout,
     }
-    ctx = replace(ctx, **{k: v for k, v in overrides.items() if v is not None})
+    ctx = Context(**{k: v for k, v in overrides.items() if v is not None})
+    check_question(args.question, ctx.max_question_chars)
     check_model(ctx)
     async with _checkpointer(args.thread, needed=ctx.approve_plan) as saver:
         graph = create_llm_compiler(
@@ -225,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--max-output-tokens", type=int, help="cap each model call's output (small local models)"
     )
+    ask.add_argument(
+        "--model-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for a model's reply (default: Context.model_timeout_s)",
+    )
     ask.add_argument("--thread", help="continue a conversation (persisted with SQLite)")
     ask.add_argument("--approve", action="store_true", help="review each plan before any tool runs")
     demo = commands.add_parser("demo", help="offline demo with simulated models")
@@ -242,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     handler = {"ask": _ask, "demo": _demo, "bench": run_bench}[args.command]
     try:
         code = asyncio.run(handler(args, console))
-    except CliError as exc:
+    except (CliError, InvalidInputError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         code = 2
     except KeyboardInterrupt:

@@ -78,6 +78,7 @@ def _model_from_runtime() -> BaseChatModel:
         base_url=context.base_url,
         temperature=context.temperature,
         max_tokens=context.max_output_tokens,
+        timeout=context.model_timeout_s,
     )
 
 

@@ -153,3 +153,37 @@ async def test_live_mode_refuses_a_simulated_only_workload() -> None:
 async def test_corpus_workload_without_a_model_is_refused() -> None:
     code, text = await _bench("--workload", "corpus")
     assert code == 2 and "live-only" in text
+
+
+async def test_live_mode_against_a_dead_server_counts_no_run_answered_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "live.json"
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    code, text = await _bench(
+        "--model", "openai:x", "--base-url", dead, "--n", "1", "--json", str(out)
+    )
+    assert code == 1, text
+    assert "every run failed" in text
+    data = json.loads(out.read_text())
+    compiler = next(s for s in data["summaries"] if s["system"] == "LLMCompiler")
+    assert compiler["answered"] == 0 and compiler["clean"] == 0
+    run = next(r for r in data["records"] if r["system"] == "llmcompiler")
+    assert run["error"].startswith("model unreachable")
+
+
+async def test_json_to_an_unwritable_path_is_refused_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, text = await _bench("--quick", "--json", str(blocker / "out.json"))
+    assert code == 2
+    assert f"cannot write --json {blocker / 'out.json'}" in text.replace("\n", "")
+    assert "Per system" not in text  # nothing ran
+
+
+def test_a_time_scale_of_zero_or_below_is_refused() -> None:
+    for scale in ("-1", "0", "nan"):
+        with pytest.raises(SystemExit):
+            _args("--time-scale", scale)
+    assert settings_from(_args("--time-scale", "0.5")).time_scale == 0.5

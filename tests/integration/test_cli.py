@@ -103,3 +103,26 @@ def test_ask_approve_shows_the_plan_and_runs_it_after_approval() -> None:
     assert "plan 1 awaits approval" in done.stdout
     assert "1. math(problem='What is 6 times 7?')" in done.stdout
     assert "42" in done.stdout.split("answer")[-1]
+
+
+def test_ask_refuses_a_blank_question_with_exit_2_and_no_model_call() -> None:
+    with ScriptedOpenAIServer(respond=respond) as server:
+        done = _cli("ask", "   ", "--model", "openai:local-model", "--base-url", server.base_url)
+        assert server.requests == []
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: the question is empty")
+
+
+def test_ask_refuses_an_option_out_of_range_naming_the_field() -> None:
+    done = _cli("ask", "q", "--base-url", "http://127.0.0.1:9/v1", "--max-replans", "-1")
+    assert done.returncode == 2
+    assert "Context.max_replans=-1 is not allowed: it must be an integer >= 0" in done.stderr
+
+
+def test_ask_names_a_context_length_refusal_and_does_not_ask_for_a_key() -> None:
+    refusal = "Requested tokens (9000) exceed context window of 4096"
+    with ScriptedOpenAIServer([{"status": 400, "message": refusal}]) as server:
+        done = _cli("ask", "q" * 100, "--model", "openai:local", "--base-url", server.base_url)
+    assert done.returncode == 1
+    assert "error: context window exceeded" in done.stdout
+    assert "OPENAI_API_KEY" not in done.stdout + done.stderr

@@ -310,3 +310,44 @@ async def test_a_rejected_plan_is_replanned_with_the_reason_then_approved(
     assert values["messages"][-1]["content"] == ANSWERS[REJECTED]
     assert [(t["idx"], t["result"]) for t in values["tasks"]] == [(3, 81)]
     assert [r["decision"] for r in values["rounds"]] == ["replan", "finish"]
+
+
+async def _failed_run(server: DevServer, question: str, context: dict[str, Any]) -> str:
+    """Stream a run that must fail; return its error event's text."""
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    errors = [
+        json.dumps(part.data)
+        async for part in client.runs.stream(
+            thread_id,
+            "llmcompiler",
+            input={"messages": [{"role": "user", "content": question}]},
+            context=context,
+            stream_mode=["updates"],
+        )
+        if part.event == "error"
+    ]
+    assert errors, "the run did not fail"
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("context", "question", "expected"),
+    [
+        (
+            {"max_concurrency": "abc"},
+            FIRST,
+            "Context.max_concurrency='abc' is not allowed: it must be an integer >= 1",
+        ),
+        ({"tool_timeout_s": -5}, FIRST, "Context.tool_timeout_s=-5 is not allowed"),
+        ({}, "   ", "the question is empty"),
+    ],
+)
+async def test_bad_input_through_the_sdk_fails_the_run_naming_it_with_no_model_call(
+    dev_server: DevServer, context: dict[str, Any], question: str, expected: str
+) -> None:
+    before = len(dev_server.models.requests)
+    error = await _failed_run(dev_server, question, context)
+    assert expected in json.loads(error)["message"], error
+    assert "InvalidInputError" in error
+    assert len(dev_server.models.requests) == before

@@ -348,10 +348,17 @@ async def test_recorded_call_whose_arguments_now_bind_differently_gets_an_error(
 
 # -- the planner model failing in mid-stream -------------------------------------------------
 @pytest.mark.parametrize(
-    "error", [ValueError("invalid token in stream"), ConnectionError("connection reset")]
+    ("error", "named"),
+    [
+        (ValueError("invalid token in stream"), "model error: the planner model failed"),
+        (
+            ConnectionError("connection reset"),
+            "model unreachable: the planner model could not be reached or dropped the connection",
+        ),
+    ],
 )
 async def test_a_planner_model_failing_mid_stream_keeps_dispatched_tasks_and_tells_the_joiner(
-    error: Exception,
+    error: Exception, named: str
 ) -> None:
     """The stream breaks after tasks 1 and 2 were handed off (task 1 already running). Both
     run to completion, the plan ends where it broke (no retry once tokens arrived, transient
@@ -368,7 +375,7 @@ async def test_a_planner_model_failing_mid_stream_keeps_dispatched_tasks_and_tel
     joiner = ScriptedChatModel(responses=["Thought: partial\nAction: Finish(A and B)"])
     graph = create_llm_compiler([steps.tool], planner=planner, joiner=joiner)
     run = await run_graph(graph, "go")
-    reason = f"the planner model failed: {type(error).__name__}: {error}"
+    reason = f"{named}: {type(error).__name__}: {error}"
     assert sorted(run.tasks) == [1, 2] and steps.calls == ["a", "b"]
     assert [run.tasks[i]["result"] for i in (1, 2)] == ["A", "B"]
     assert run.position("task_started", 1) < run.position("plan_finished")
@@ -405,9 +412,13 @@ async def test_a_joiner_failing_after_a_plan_error_answers_with_the_partial_resu
     graph, joiner, _ = _short_plan_engine([ValueError("bad request")])
     run = await run_graph(graph, "go")
     assert len(joiner.calls) == 1  # partial results: the joiner model is asked
-    assert run.answer.startswith("I could not fully answer the question: the joiner model failed")
+    assert run.answer.startswith(
+        "I could not fully answer the question: model error: the joiner model failed"
+    )
     assert "What was found:\n- step (task 1): A" in run.answer
-    assert run.output["error"].startswith("the joiner model failed: ValueError: bad request")
+    assert run.output["error"].startswith(
+        "model error: the joiner model failed: ValueError: bad request"
+    )
     assert run.output["rounds"][0]["plan_error"].endswith("ValueError: stream cut")
 
 
@@ -415,9 +426,11 @@ async def test_replan_after_a_plan_error_with_none_left_answers_with_partial_res
     graph, joiner, _ = _short_plan_engine(["Thought: c is missing\nAction: Replan(need c)"])
     run = await run_graph(graph, "go", context=Context(max_replans=0))
     prompt = joiner.calls[0][-1].text
-    assert "-> A" in prompt and "Note: the planner model failed: ValueError: stream cut" in prompt
+    assert "-> A" in prompt
+    assert "Note: model error: the planner model failed: ValueError: stream cut" in prompt
     assert "No more replanning is possible" in joiner.calls[0][-1].text
     assert "no replans left (max_replans=0); still missing: need c" in run.answer
+    assert run.output["error"] == "replans exhausted (max_replans=0): still missing: need c"
     assert "- step (task 1): A" in run.answer
     assert not run.of("replan")
 

@@ -110,12 +110,17 @@ async def test_without_a_model_outside_a_graph_is_a_clear_error() -> None:
 
 async def test_inside_a_graph_uses_the_runs_planner_model(monkeypatch: pytest.MonkeyPatch) -> None:
     model = ScriptedModel(script=["Expression: 40 + 2"])
-    loaded: list[tuple[str, str | None, float | None]] = []
+    loaded: list[tuple[str, str | None, float | None, float]] = []
 
     def fake_load(
-        spec: str, *, base_url: str | None, temperature: float | None, max_tokens: int | None
+        spec: str,
+        *,
+        base_url: str | None,
+        temperature: float | None,
+        max_tokens: int | None,
+        timeout: float,
     ) -> BaseChatModel:
-        loaded.append((spec, base_url, temperature))
+        loaded.append((spec, base_url, temperature, timeout))
         return model
 
     monkeypatch.setattr(tools.math, "load_chat_model", fake_load)
@@ -131,11 +136,16 @@ async def test_inside_a_graph_uses_the_runs_planner_model(monkeypatch: pytest.Mo
     graph.add_node("solve", solve)
     graph.add_edge(START, "solve")
     graph.add_edge("solve", END)
-    context = Context(planner_model="test:planner", base_url="http://127.0.0.1:9", temperature=0.3)
+    context = Context(
+        planner_model="test:planner",
+        base_url="http://127.0.0.1:9",
+        temperature=0.3,
+        model_timeout_s=7.5,
+    )
     out = await graph.compile().ainvoke({"result": 0}, context=context)
 
     assert out["result"] == 42
-    assert loaded == [("test:planner", "http://127.0.0.1:9", 0.3)]
+    assert loaded == [("test:planner", "http://127.0.0.1:9", 0.3, 7.5)]
 
 
 def test_tool_schema() -> None:
