@@ -26,7 +26,6 @@ from langgraph.types import Command
 from rich.console import Console
 
 from agent import models
-from agent.answer import VIEW_TAG
 from agent.context import Context
 from agent.errors import ModelNotConfiguredError
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
@@ -69,8 +68,6 @@ class PromptPrinter(BaseCallbackHandler):
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
-        if VIEW_TAG in (kwargs.get("tags") or ()):  # the answer stream re-sends the joiner's
-            return
         name = kwargs.get("name") or "model"
         for message in messages[0]:
             self.console.rule(f"[dim]{name} prompt: {message.type}[/dim]")
