@@ -2,7 +2,7 @@
 
 The joiner model's own run is hidden from the `messages` stream (tag `nostream`): its reply
 holds `Thought:`/`Action:` scaffolding. `AnswerStream` reads the reply as it arrives and writes
-the settled part of the answer (`agent.reply.settled_answer`) to the `messages` stream with
+the settled part of the answer (`agent.reply.ReplyReader`) to the `messages` stream with
 LangGraph's `push_message`, as chunks of one AI message whose id the final answer message
 reuses. It is not a model run of its own, so a joiner call is exactly one chat-model run for
 tracers, callback handlers and usage.
@@ -22,14 +22,14 @@ from langchain_core.messages import AIMessageChunk
 from langgraph.graph.message import push_message
 
 from agent import events
-from agent.reply import settled_answer
+from agent.reply import ReplyReader
 
 
 class AnswerStream:
     """The answer of one joiner reply, shown to chat clients as it settles."""
 
     def __init__(self, tools: Collection[str], round_: int) -> None:
-        self.tools = tools
+        self.reader = ReplyReader(tools)
         self.round = round_
         self.raw = ""
         """The reply so far."""
@@ -41,7 +41,7 @@ class AnswerStream:
     def feed(self, text: str) -> None:
         """Take the next piece of the reply and show what of the answer has settled."""
         self.raw += text
-        settled = settled_answer(self.raw, self.tools)
+        settled = self.reader.settled(self.raw)
         if settled.decided and not self._decided:
             self._decided = True
             if self.shown and not settled.text.startswith(self.shown):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 _DECOR_CHARS = " \t>*_`#-"
@@ -98,39 +98,77 @@ class _Lines:
     """A plan line or tool call was taken out."""
 
 
-def _split(text: str, tools: Collection[str], *, last_complete: bool = True) -> _Lines:
-    """Drop the protocol lines of `text`. With `last_complete` false the last line is still
-    being written: it is kept only once nothing can make it a protocol line."""
-    kept: list[str] = []
-    dropped: list[str] = []
-    thoughts: list[str] = []
-    calls = listing = False
-    lines = text.split("\n")
-    for n, line in enumerate(lines):
-        if not last_complete and n == len(lines) - 1:
-            if not _may_become_protocol(line, tools, listing):
-                kept.append(line)
-            break
-        if listing and _LISTING.match(line):
-            dropped.append(line)
-            continue
-        if is_call_line(line, tools):
-            calls = listing = True
-            dropped.append(line)
-            continue
-        if line.strip():
-            listing = False
-        scaffold = _SCAFFOLD.match(line)
-        if scaffold is None:
-            kept.append(line)
-            continue
-        dropped.append(line)
-        if scaffold.group(1):  # a `Thought:` line
-            thoughts.append(line[scaffold.end() :].strip())
-    body = "\n".join(kept).strip()
-    if dropped and all(not line.strip() or _FENCE.match(line) for line in kept):
-        body = ""  # only the fence around a dropped plan
-    return _Lines(body, dropped, thoughts, calls)
+@dataclass
+class _LinesSoFar:
+    """The complete lines of a text read so far, sorted."""
+
+    done: str = ""
+    """Those lines (through their last newline)."""
+    kept: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+    calls: bool = False
+    listing: bool = False
+    """The last non-blank line was a call or its result: `   -> ...` lines are copies."""
+
+    def take(self, line: str, tools: frozenset[str]) -> None:
+        kind, thought = _classify(line, tools, self.listing)
+        if kind == "call":
+            self.calls = self.listing = True
+        elif line.strip() and kind != "listing":
+            self.listing = False
+        (self.kept if kind == "answer" else self.dropped).append(line)
+        if thought is not None:
+            self.thoughts.append(thought)
+
+
+class _Splitter:
+    """Drops the protocol lines of a text. Reading a reply again as it grows, it reuses the
+    work done on the complete lines it has already seen."""
+
+    def __init__(self, tools: frozenset[str]) -> None:
+        self.tools = tools
+        self._read = _LinesSoFar()
+
+    def split(self, text: str, *, last_complete: bool = True) -> _Lines:
+        """`text` without its protocol lines. With `last_complete` false the last line is
+        still being written: it is kept only once nothing can make it a protocol line."""
+        if not text.startswith(self._read.done):
+            self._read = _LinesSoFar()  # another text: start over
+        read = self._read
+        complete = text.rfind("\n") + 1
+        for line in text[len(read.done) : complete].split("\n")[:-1]:
+            read.take(line, self.tools)
+        read.done = text[:complete]
+        last = _LinesSoFar(calls=read.calls, listing=read.listing)
+        if last_complete:
+            last.take(text[complete:], self.tools)
+        elif not _may_become_protocol(text[complete:], self.tools, read.listing):
+            last.kept.append(text[complete:])
+        kept = read.kept + last.kept
+        dropped = read.dropped + last.dropped
+        body = "\n".join(kept).strip()
+        if dropped and all(not line.strip() or _FENCE.match(line) for line in kept):
+            body = ""  # only the fence around a dropped plan
+        return _Lines(body, dropped, read.thoughts + last.thoughts, last.calls)
+
+
+def _split(text: str, tools: Collection[str]) -> _Lines:
+    return _Splitter(frozenset(tools)).split(text)
+
+
+def _classify(
+    line: str, tools: frozenset[str], listing: bool
+) -> tuple[Literal["answer", "listing", "call", "scaffold"], str | None]:
+    """What a complete line is, and a `Thought:` line's thought."""
+    if listing and _LISTING.match(line):
+        return "listing", None
+    if is_call_line(line, tools):
+        return "call", None
+    scaffold = _SCAFFOLD.match(line)
+    if scaffold is None:
+        return "answer", None
+    return "scaffold", line[scaffold.end() :].strip() if scaffold.group(1) else None
 
 
 def _may_become_protocol(line: str, tools: Collection[str], listing: bool) -> bool:
@@ -169,11 +207,10 @@ def protocol_lines(answer: str, tools: Collection[str]) -> list[str]:
 def _ends_line(text: str, position: int) -> bool | None:
     """Whether the `)` at `position` ends its line: True, False, or None (not known yet:
     only spaces follow it so far)."""
-    after = text[position + 1 :]
-    line, newline, _ = after.partition("\n")
-    if line.strip(_LINE_END):
+    newline = text.find("\n", position + 1)
+    if text[position + 1 : newline if newline >= 0 else len(text)].strip(_LINE_END):
         return False
-    return True if newline else None
+    return True if newline >= 0 else None
 
 
 def finish_argument(body: str, *, complete: bool) -> str:
@@ -190,7 +227,11 @@ def finish_argument(body: str, *, complete: bool) -> str:
       closed it), a `)` at the very end of the reply closes it; else the argument is the
       rest of the reply.
     """
-    close = _first_close(body)
+    return _argument(body, _scan(body, 0, 1)[0], complete=complete)
+
+
+def _argument(body: str, close: int | None, *, complete: bool) -> str:
+    """`finish_argument`, given the position of the `)` that balances `Finish(` (if any)."""
     if close is None:
         end = len(body.rstrip(_LINE_END + "\n"))
         return body[: end - 1] if end and body[end - 1] == ")" else body
@@ -207,20 +248,14 @@ def finish_argument(body: str, *, complete: bool) -> str:
     return body[:close]
 
 
-def _first_close(body: str) -> int | None:
-    """Position of the `)` that brings `Finish(`'s open parenthesis count back to zero."""
-    depth = 1
-    for paren in _PAREN.finditer(body):
+def _scan(body: str, start: int, depth: int) -> tuple[int | None, int]:
+    """From `start` with `depth` parentheses open: the position of the `)` that closes the
+    last of them (None if none does yet), and the count open at the end of what was read."""
+    for paren in _PAREN.finditer(body, start):
         depth += 1 if paren.group() == "(" else -1
         if depth == 0:
-            return paren.start()
-    return None
-
-
-def _closed(body: str) -> bool:
-    """True when `Finish(`'s argument can no longer change, whatever follows in the reply."""
-    close = _first_close(body)
-    return close is not None and _ends_line(body, close) is True
+            return paren.start(), 0
+    return None, depth
 
 
 # -- the decision -----------------------------------------------------------------------------
@@ -310,33 +345,56 @@ class Settled:
     """An `Action:` line was seen: later text cannot make this reading change."""
 
 
+class ReplyReader:
+    """Reads a reply that is still arriving, again at every chunk, without redoing the work
+    on what it has already read (a long answer arrives in thousands of chunks)."""
+
+    def __init__(self, tools: Collection[str]) -> None:
+        self._splitter = _Splitter(frozenset(tools))
+        self._scanned = ("", 1)
+        """A start of `Finish(`'s argument with no closing `)` in it, and the count of open
+        parentheses after it."""
+
+    def settled(self, text: str) -> Settled:
+        """The part of the answer that the rest of the reply cannot change, as far as the
+        reply `text` has arrived (what may be streamed to a user now).
+
+        After `Finish(`: the argument as far as it surely runs, without lines that are or may
+        become protocol lines. Before any `Action:` line, the prose so far is shown (a reply
+        without an action is its own answer), up to the first `Thought:`/`Action:` line, JSON
+        object or code fence, any of which makes what follows undecided; a later `Action:`
+        line can still take the prose back. An answer that may be one reference (`$3`) waits.
+        """
+        action = _find_action(text)
+        if action is None:
+            undecided = (_JSON_START.search(text), _FENCE.search(text), _SCAFFOLD_LINE.search(text))
+            cut = min([len(text)] + [match.start() for match in undecided if match])
+            return Settled(self._visible(text[:cut], complete=False), decided=False)
+        if action.action == "replan":
+            return Settled("", decided=True)
+        body = text[action.body_start :]
+        if not action.parenthesized:
+            return Settled(self._visible(body, complete=False), decided=True)
+        close = self._close(body)
+        closed = close is not None and _ends_line(body, close) is True
+        argument = _argument(body, close, complete=closed)
+        return Settled(self._visible(argument, complete=closed), decided=True)
+
+    def _close(self, body: str) -> int | None:
+        prefix, depth = self._scanned
+        start = len(prefix) if body.startswith(prefix) else 0
+        close, depth = _scan(body, start, depth if start else 1)
+        if close is None:
+            self._scanned = (body, depth)
+        return close
+
+    def _visible(self, text: str, *, complete: bool) -> str:
+        kept = self._splitter.split(text, last_complete=complete).kept
+        if _REFERENCE_START.fullmatch(kept):
+            return ""  # may be a reference (`$3`), which the answer shows resolved
+        return kept
+
+
 def settled_answer(text: str, tools: Collection[str]) -> Settled:
-    """The part of the answer that the rest of the reply cannot change, as far as the reply
-    `text` has arrived (what may be streamed to a user now).
-
-    After `Finish(`: the argument as far as it surely runs, without lines that are or may
-    become protocol lines. Before any `Action:` line, the prose so far is shown (a reply
-    without an action is its own answer), up to the first `Thought:`/`Action:` line, JSON
-    object or code fence, any of which makes what follows undecided; a later `Action:` line
-    can still take the prose back. An answer that may be a single reference (`$3`) waits.
-    """
-    action = _find_action(text)
-    if action is None:
-        undecided = (_JSON_START.search(text), _FENCE.search(text), _SCAFFOLD_LINE.search(text))
-        cut = min([len(text)] + [match.start() for match in undecided if match])
-        return Settled(_visible(text[:cut], tools, complete=False), decided=False)
-    if action.action == "replan":
-        return Settled("", decided=True)
-    body = text[action.body_start :]
-    if not action.parenthesized:
-        return Settled(_visible(body, tools, complete=False), decided=True)
-    closed = _closed(body)
-    argument = finish_argument(body, complete=closed)
-    return Settled(_visible(argument, tools, complete=closed), decided=True)
-
-
-def _visible(text: str, tools: Collection[str], *, complete: bool) -> str:
-    kept = _split(text, tools, last_complete=complete).kept
-    if _REFERENCE_START.fullmatch(kept):
-        return ""  # may be a reference (`$3`), which the answer shows resolved
-    return kept
+    """`ReplyReader.settled` for one reading."""
+    return ReplyReader(tools).settled(text)

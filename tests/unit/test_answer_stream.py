@@ -11,7 +11,7 @@ import pytest
 from langchain_core.tools import tool
 
 from agent import create_llm_compiler
-from agent.reply import parse_joiner_output, settled_answer
+from agent.reply import ReplyReader, parse_joiner_output, settled_answer
 from llmcompiler_scripted import ScriptedChatModel
 from tests.helpers import HookedChatModel, run_chat, scripted_graph
 
@@ -54,6 +54,17 @@ def test_what_settles_while_a_reply_arrives_is_always_the_start_of_the_final_ans
     for end in range(len(reply) + 1):
         shown = settled_answer(reply[:end], TOOLS).text
         assert answer.startswith(shown), (reply[:end], shown)
+
+
+@pytest.mark.parametrize(
+    "reply", [*REPLIES, "Let me check the results.\nThought: ok\nAction: Finish(42 (m))"]
+)
+def test_a_reader_following_a_reply_chunk_by_chunk_reads_what_a_fresh_reading_does(
+    reply: str,
+) -> None:
+    reader = ReplyReader(TOOLS)
+    for end in range(len(reply) + 1):
+        assert reader.settled(reply[:end]) == settled_answer(reply[:end], TOOLS), reply[:end]
 
 
 @pytest.mark.parametrize(
