@@ -83,3 +83,9 @@ def plan_finished(round_: int, n_tasks: int) -> None:
 
 def replan(round_: int, reason: str) -> None:
     _emit("replan", round=round_, reason=reason)
+
+
+def answer_withdrawn(round_: int, message_id: str, text: str, reason: str) -> None:
+    """Text of the answer message `message_id` already streamed is not the answer: a client
+    removes it; the answer follows as a new message."""
+    _emit("answer_withdrawn", round=round_, message_id=message_id, text=text, reason=reason)

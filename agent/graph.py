@@ -49,7 +49,7 @@ def create_llm_compiler(
     )
     builder.add_node("planner", make_planner(named, planner, examples))
     builder.add_node("scheduler", make_scheduler(named))
-    builder.add_node("joiner", make_joiner(joiner, planner))
+    builder.add_node("joiner", make_joiner(joiner, planner, tuple(named)))
     builder.add_edge(START, "planner")
     builder.add_edge(START, "scheduler")
     builder.add_edge(["planner", "scheduler"], "joiner")

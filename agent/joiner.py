@@ -1,38 +1,40 @@
 """The joiner node: reads the results, then answers or asks for a new plan.
 
 It speaks the text protocol of docs/protocol.md (`Thought:` / `Action: Finish(...)` or
-`Replan(...)`, read forgivingly by `agent.reply`) so any chat model can drive it. The answer a
-user receives is clean: references to results are resolved, and a reply that still holds
-protocol text is sent back for a replan while replans remain, or scrubbed when none do.
+`Replan(...)`, read by `agent.reply`) so any chat model can drive it. What the model writes as
+its answer reaches the user as written: only protocol lines are taken out, and only an answer
+that is one reference as a whole (`Finish($3)`) is replaced by that result.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from agent import events
-from agent.answer import VIEW_TAG, AnswerStream
+from agent.answer import AnswerStream
 from agent.causes import model_failure, replans_exhausted, round_failure, turn_error
 from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
-from agent.models import ModelSpec, resolve_model
+from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.prompts import joiner_messages
-from agent.references import resolve_references, result_text
-from agent.reply import SCAFFOLDING, JoinerDecision, parse_joiner_output, protocol_lines
+from agent.references import (
+    find_references,
+    is_exact_reference,
+    resolve_references,
+    result_text,
+)
+from agent.reply import JoinerDecision, parse_joiner_output
 from agent.results import preview
 from agent.state import RoundRecord, State, TaskRecord, question_message
-from agent.usage import Usage, UsageMeter, total
+from agent.usage import Usage, UsageMeter, current_callbacks, metered, total
 
 FOUND_PREVIEW_CHARS = 300
-_REFERENCE = re.compile(r"\$\{?(\d+)")
 
 
 def _found(tasks: Sequence[TaskRecord]) -> str:
@@ -63,31 +65,31 @@ def clean_answer(
 ) -> JoinerDecision:
     """The decision with its answer fit for a user.
 
-    References to results (`$1`, `${2}.name`) are resolved to the results' text. An empty
-    answer gives what was found; an answer that still holds protocol text or a reference to
-    a task without a result goes back for a replan while replans remain, else is scrubbed.
+    An answer that is one reference as a whole (`$3`, `${2}.name`, N a task of the turn) is
+    that result's text; `$2` inside prose is text (money), never touched. An empty answer
+    gives what was found; a whole-answer reference to a task without a result goes back for a
+    replan while replans remain, else gives what was found.
     """
     if decision.action != "finish":
         return decision
-    done = {t["idx"]: t["result"] for t in tasks if t["status"] == "done"}
-    try:
-        resolved = resolve_references(decision.content, done)
-    except FieldAccessError:
-        resolved = decision.content
-    answer = (resolved if isinstance(resolved, str) else result_text(resolved)).strip()
+    answer = decision.content.strip()
+    if is_exact_reference(answer) and _names_a_task(answer, tasks):
+        resolved = _direct_answer(answer, tasks)
+        if resolved is None:
+            reason = f"the answer {answer} names a task without a result"
+            if can_replan:
+                return JoinerDecision("replan", reason, decision.thought)
+            return JoinerDecision("finish", _give_up(reason, tasks), decision.thought)
+        answer = resolved.strip()
     if not answer:
         return JoinerDecision("finish", _give_up("the joiner gave no answer", tasks))
-    indices = {t["idx"] for t in tasks}
-    dangling = any(int(n) in indices for n in _REFERENCE.findall(answer))
-    leaked = protocol_lines(answer)
-    if not dangling and not leaked and SCAFFOLDING.search(answer) is None:
-        return JoinerDecision("finish", answer, decision.thought)
-    if can_replan:
-        reason = "the answer held protocol text, a plan line or a reference without a result"
-        return JoinerDecision("replan", reason, decision.thought)
-    kept = "\n".join(line for line in answer.splitlines() if line not in leaked)
-    scrubbed = _REFERENCE.sub("", SCAFFOLDING.sub("", kept)).strip(" \n()")
-    return JoinerDecision("finish", scrubbed or _give_up("no clean answer", tasks))
+    return JoinerDecision("finish", answer, decision.thought)
+
+
+def _names_a_task(reference: str, tasks: Sequence[TaskRecord]) -> bool:
+    """`$N` names a task when N is one of the turn's (else it is text, like `$5`)."""
+    named, _ = find_references(reference, {t["idx"] for t in tasks})
+    return bool(named)
 
 
 def _give_up(reason: str, tasks: Sequence[TaskRecord]) -> str:
@@ -101,28 +103,35 @@ async def _stream_decision(
     retries: int,
     meter: UsageMeter,
     read: Callable[[str], JoinerDecision],
-) -> tuple[JoinerDecision, AIMessageChunk | None]:
-    """Run the joiner, streaming its answer (only) to chat clients as it is written; `read`
-    turns the whole reply into the final decision (the stream ends with that answer, and the
-    reply is read once for both)."""
-    read = functools.lru_cache(maxsize=1)(read)
+    stream: AnswerStream,
+) -> JoinerDecision:
+    """Run the joiner model (one chat-model run, metered, hidden from chat streams) and show
+    its answer to chat clients as it settles; `read` turns the whole reply into the final
+    decision, which ends the stream."""
+    config = metered(
+        {"run_name": "joiner_model", "tags": ["nostream", "llmcompiler:joiner"]},
+        meter,
+        current_callbacks(),
+    )
+    try:
+        async for chunk in astream_with_retry(chat, prompt, retries=retries, config=config):
+            stream.feed(chunk.text)
+    except Exception:
+        stream.withdraw("the joiner model failed before its reply was complete")
+        raise
+    decision = read(stream.raw)
+    answer = decision.content if decision.action == "finish" else None
+    stream.close(
+        answer, "the reply asked for a new plan" if answer is None else "the reply changed"
+    )
+    return decision
 
-    def final_answer(raw: str) -> str | None:
-        decision = read(raw)
-        return decision.content if decision.action == "finish" else None
 
-    view = AnswerStream(source=chat, meter=meter, retries=retries, parse=final_answer)
-    streamed: AIMessageChunk | None = None
-    async for chunk in view.astream(
-        prompt,
-        config={"run_name": "joiner_answer", "tags": ["llmcompiler:joiner", VIEW_TAG]},
-    ):
-        streamed = chunk if streamed is None else streamed + chunk
-    return read(view.extractor.raw), streamed
-
-
-def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
-    """Build the joiner node; with no joiner model of its own it uses the planner's."""
+def make_joiner(
+    model: ModelSpec | None, planner: ModelSpec | None, tools: Collection[str] = ()
+) -> Any:
+    """Build the joiner node; with no joiner model of its own it uses the planner's. `tools`
+    names the graph's tools: a reply line calling one is a copied plan line, not answer."""
 
     async def joiner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = context_of(runtime.context)
@@ -130,7 +139,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
         round_tasks = [t for t in state.tasks if t["round"] == current["round"]]
         can_replan = current["round"] <= ctx.max_replans
         question = question_message(state)
-        streamed: AIMessageChunk | None = None
+        streamed: AnswerStream | None = None
         meter = UsageMeter(price_override(ctx))
         review = state.review
         final = current["final"]
@@ -165,12 +174,16 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
                     can_replan=can_replan,
                     limit=ctx.result_preview_chars,
                 )
-                decision, streamed = await _stream_decision(
+                streamed = AnswerStream(tools, current["round"])
+                decision = await _stream_decision(
                     chat,
                     prompt,
                     ctx.llm_retries,
                     meter,
-                    lambda raw: clean_answer(parse_joiner_output(raw), state.tasks, can_replan),
+                    lambda raw: clean_answer(
+                        parse_joiner_output(raw, tools), state.tasks, can_replan
+                    ),
+                    streamed,
                 )
             except Exception as exc:
                 failure = model_failure("joiner", exc)
@@ -206,8 +219,7 @@ def make_joiner(model: ModelSpec | None, planner: ModelSpec | None) -> Any:
             events.replan(current["round"] + 1, decision.content)
         else:
             # The streamed answer and the stored one are one message (same id) when they agree.
-            same = streamed is not None and streamed.text == decision.content
-            message_id = streamed.id if same and streamed is not None else None
+            message_id = streamed.message_id_for(decision.content) if streamed else None
             update["messages"] = [AIMessage(decision.content, name="llmcompiler", id=message_id)]
         return update
 

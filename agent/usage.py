@@ -14,7 +14,6 @@ from typing import Any, NotRequired
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
-    AsyncCallbackManagerForLLMRun,
     BaseCallbackHandler,
     BaseCallbackManager,
     Callbacks,
@@ -174,17 +173,6 @@ def current_callbacks() -> Callbacks:
         return get_config().get("callbacks")
     except RuntimeError:  # not inside a graph run
         return None
-
-
-def child_callbacks(run_manager: AsyncCallbackManagerForLLMRun | None) -> Callbacks:
-    """Callbacks for a call nested under an LLM run (LLM run managers have no `get_child`)."""
-    if run_manager is None:
-        return current_callbacks()
-    manager = AsyncCallbackManager(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
-    return manager
 
 
 def metered(config: RunnableConfig, meter: UsageMeter, parent: Callbacks) -> RunnableConfig:

@@ -13,7 +13,6 @@ tool-calling baselines, for servers without tool calling.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,8 @@ from rich.table import Table
 
 from agent.context import Context
 from agent.models import load_chat_model
-from agent.reply import SCAFFOLDING, protocol_lines
+from agent.references import is_exact_reference
+from agent.reply import protocol_lines
 from llmcompiler_bench.corpus_questions import Question, corpus_questions
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.runner import Settings
@@ -37,7 +37,8 @@ DEFAULT_WORKLOAD = "corpus"
 MAX_OUTPUT_TOKENS = 512
 """Per model call in live mode: a small model that never writes `join()` or `Final Answer:`
 would otherwise decode to its context limit (minutes on a CPU) and time nothing useful."""
-_DANGLING_REFERENCE = re.compile(r"\$\{?\d+\}?")
+LIVE_TOOL_NAMES = ("search", "wikipedia_search", "math", "calculate")
+"""The tools of both live workloads: an answer line calling one is a copied plan line."""
 
 
 def live_tools(workload: str, model: BaseChatModel) -> tuple[list[BaseTool], str]:
@@ -63,10 +64,10 @@ def live_questions(workload: str, n: int) -> list[Question]:
 
 
 def is_clean(answer: str) -> bool:
-    """An answer a user may see: no protocol text, no `$N`, not a plan or a tool call."""
-    return bool(answer.strip()) and not (
-        SCAFFOLDING.search(answer) or _DANGLING_REFERENCE.search(answer) or protocol_lines(answer)
-    )
+    """An answer a user may see: no protocol line (docs/protocol.md, "Joiner protocol"), not
+    an unresolved reference (`$3` alone)."""
+    text = answer.strip()
+    return bool(text) and not is_exact_reference(text) and not protocol_lines(text, LIVE_TOOL_NAMES)
 
 
 async def run_live(

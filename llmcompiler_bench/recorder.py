@@ -16,7 +16,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from agent.answer import VIEW_TAG
 from agent.usage import estimate_tokens, tokens_for_chars
 
 KINDS = {"planner_model": "planner", "joiner_model": "joiner"}
@@ -97,12 +96,9 @@ class Recorder(BaseCallbackHandler):
         messages: list[list[BaseMessage]],
         *,
         run_id: UUID,
-        tags: list[str] | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if VIEW_TAG in (tags or ()):
-            return
         span = ModelSpan(KINDS.get(name or "", "model"), self.now())
         span.prompt_chars = sum(len(m.text) for m in messages[0]) if messages else 0
         self._open_models[run_id] = span

@@ -25,7 +25,6 @@ from langgraph.types import Command
 from rich.console import Console
 
 from agent import models
-from agent.answer import VIEW_TAG
 from agent.causes import Cause, cause_of
 from agent.context import Context
 from agent.errors import InvalidInputError, ModelNotConfiguredError
@@ -89,8 +88,6 @@ class PromptPrinter(BaseCallbackHandler):
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
     ) -> None:
-        if VIEW_TAG in (kwargs.get("tags") or ()):  # the answer stream re-sends the joiner's
-            return
         name = kwargs.get("name") or "model"
         for message in messages[0]:
             self.console.rule(f"[dim]{name} prompt: {message.type}[/dim]")

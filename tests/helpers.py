@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.tools import BaseTool, tool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -90,6 +91,47 @@ async def run_graph(
     ):
         if mode == "custom":
             run.events.append({**data, "at": time.monotonic()})
+        else:
+            run.output = data
+    return run
+
+
+@dataclass
+class ChatRun(Run):
+    """A run as a chat client renders it (see `run_chat`)."""
+
+    tokens: list[str] = field(default_factory=list)
+    """Every streamed answer chunk's text, in arrival order (withdrawn ones included)."""
+    bubbles: dict[str, str] = field(default_factory=dict)
+    """The AI messages on screen at the end, by id."""
+
+
+async def run_chat(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    question: str,
+    *,
+    context: Context | None = None,
+) -> ChatRun:
+    """Stream one run as a chat client does and render it as docs/protocol.md tells clients
+    to: a chunk appends to its message, a whole message shows as is, `answer_withdrawn`
+    removes its message."""
+    run = ChatRun()
+    async for mode, data in graph.astream(
+        {"messages": [("user", question)]},
+        context=context or Context(),
+        stream_mode=["messages", "custom", "values"],
+    ):
+        if mode == "custom":
+            run.events.append({**data, "at": time.monotonic()})
+            if data["event"] == "answer_withdrawn":
+                run.bubbles.pop(data["message_id"], None)
+        elif mode == "messages":
+            message = data[0]
+            if isinstance(message, AIMessageChunk):
+                run.tokens.append(message.text)
+                run.bubbles[message.id] = run.bubbles.get(message.id, "") + message.text
+            elif message.type == "ai":
+                run.bubbles[message.id] = message.text
         else:
             run.output = data
     return run

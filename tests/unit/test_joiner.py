@@ -49,11 +49,11 @@ async def test_replan_continues_indices_and_references_earlier_rounds() -> None:
     ]
     answers = [
         "Thought: 2 failed\nAction: Replan(lookup 2 failed; try b)",
-        "Thought: ok\nAction: Finish(got $1 and b)",  # $1 is resolved for the user
+        "Thought: ok\nAction: Finish($4)",  # a whole-answer reference is that result
     ]
     graph, planner, joiner = scripted_graph([lookup], plans, answers)
     run = await run_graph(graph, "q")
-    assert run.answer == "got a-value and b"
+    assert run.answer == "b from a-value-value"
     tasks = run.tasks
     assert [t["round"] for t in run.output["tasks"]] == [1, 1, 2]
     assert tasks[4]["result"] == "b from a-value-value"
@@ -188,3 +188,126 @@ async def test_planner_is_told_about_direct_answers_by_default() -> None:
     graph, planner, _ = scripted_graph([lookup], ["1. join()"])
     await run_graph(graph, "q")
     assert 'join(final="$3")' in planner.calls[0][0].text
+
+
+# -- honest answers are untouched (issue: prices, failed tasks, formulas, paragraphs, JSON) ----
+@tool
+async def price(item: str) -> str:
+    """The price of `item`."""
+    if item == "visa":
+        raise LookupError("no price for visa")
+    return f"{item.title()}: 1.50 USD"
+
+
+async def test_money_in_an_answer_is_text_not_a_reference_to_a_result() -> None:
+    graph, *_ = scripted_graph(
+        [price],
+        ['1. price("apples")\n2. join()'],
+        ["Thought: found it\nAction: Finish(Apples cost $1.50 per pound.)"],
+    )
+    run = await run_graph(graph, "How much are apples?")
+    assert run.answer == "Apples cost $1.50 per pound."
+
+
+@pytest.mark.parametrize("max_replans", [0, 1])
+async def test_a_dollar_amount_naming_a_failed_task_is_text_and_costs_no_replan(
+    max_replans: int,
+) -> None:
+    graph, planner, joiner = scripted_graph(
+        [price],
+        ['1. price("apples")\n2. price("visa")\n3. join()'],
+        ["Thought: known fee\nAction: Finish(The visa fee is $2 online.)"],
+    )
+    run = await run_graph(graph, "q", context=Context(max_replans=max_replans))
+    assert run.answer == "The visa fee is $2 online."
+    assert len(planner.calls) == len(joiner.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The derivative of sin(x) is\ncos(x)",
+        "Sum them with:\nprint(sum(values))",
+        "My final thought: both sources agree on 8,849 m.",
+        "Recommended action: renew the passport first.",
+    ],
+)
+@pytest.mark.parametrize("max_replans", [0, 1])
+async def test_formulas_code_and_prose_using_protocol_words_are_answers(
+    answer: str, max_replans: int
+) -> None:
+    graph, planner, _ = scripted_graph(
+        [lookup], ['1. lookup("a")\n2. join()'], [f"Thought: done\nAction: Finish({answer})"]
+    )
+    run = await run_graph(graph, "q", context=Context(max_replans=max_replans))
+    assert run.answer == answer
+    assert len(planner.calls) == 1
+
+
+async def test_finish_keeps_every_paragraph_up_to_its_closing_parenthesis() -> None:
+    reply = (
+        "Thought: two parts\nAction: Finish(Everest is taller (8,849 m).\n\n"
+        "K2 is second (8,611 m), and harder to climb.)\n\nI hope this helps!"
+    )
+    graph, *_ = scripted_graph([lookup], ['1. lookup("a")\n2. join()'], [reply])
+    run = await run_graph(graph, "q")
+    assert run.answer == (
+        "Everest is taller (8,849 m).\n\nK2 is second (8,611 m), and harder to climb."
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        ("Action: Finish(I'm glad it helped :))", "I'm glad it helped :)"),
+        ("Action: Finish(Check the appendix (see note)", "Check the appendix (see note"),
+        ("Action: Finish(Steps:\n1) boil\n2) serve)\n\nEnjoy :)", "Steps:\n1) boil\n2) serve"),
+        ("Action: Finish(42) because both agree (mostly)", "42"),
+        ("Action: Finish(no closing parenthesis\n\nat all", "no closing parenthesis\n\nat all"),
+    ],
+)
+def test_an_answer_with_unbalanced_parentheses_ends_where_the_documented_rule_says(
+    reply: str, answer: str
+) -> None:
+    assert parse_joiner_output(reply).content == answer
+
+
+async def test_a_json_reply_is_decoded_whatever_braces_surround_it() -> None:
+    reply = (
+        'Thought: the set {a, b} is complete\n```json\n{"action": "finish", "answer": '
+        '"Everest {8,849 m}"}\n```\nCheers {the assistant}'
+    )
+    graph, *_ = scripted_graph([lookup], ['1. lookup("a")\n2. join()'], [reply])
+    run = await run_graph(graph, "q")
+    assert run.answer == "Everest {8,849 m}"
+
+
+async def test_a_json_replan_stays_a_replan() -> None:
+    replan = 'Thought: {missing}\n{"action": "replan", "reason": "need b"}\nThanks {bye}'
+    graph, planner, _ = scripted_graph(
+        [lookup],
+        ['1. lookup("a")\n2. join()', '3. lookup("b")\n4. join()'],
+        [replan, "Action: Finish(done)"],
+    )
+    run = await run_graph(graph, "q")
+    assert len(planner.calls) == 2 and run.answer == "done"
+    assert run.of("replan")[0]["reason"] == "need b"
+
+
+async def test_a_json_null_answer_is_no_answer_not_the_word_null() -> None:
+    graph, *_ = scripted_graph(
+        [lookup], ['1. lookup("a")\n2. join()'], ['{"action": "finish", "answer": null}']
+    )
+    run = await run_graph(graph, "q", context=Context(max_replans=0))
+    assert run.answer != "null"
+    assert "could not fully answer" in run.answer and "a-value" in run.answer
+
+
+async def test_a_whole_answer_reference_to_a_failed_task_is_not_shown() -> None:
+    graph, planner, _ = scripted_graph(
+        [lookup],
+        ['1. lookup("missing")\n2. join()', '3. lookup("a")\n4. join()'],
+        ["Action: Finish($1)", "Action: Finish($3)"],
+    )
+    run = await run_graph(graph, "q")
+    assert len(planner.calls) == 2 and run.answer == "a-value"

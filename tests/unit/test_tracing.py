@@ -54,3 +54,21 @@ async def test_nodes_model_calls_and_tool_calls_are_named_and_tagged() -> None:
         assert meta["llmcompiler_round"] == 1 and meta["llmcompiler_task_idx"] in (1, 2)
         assert meta["idempotency_key"].endswith(f"|{meta['llmcompiler_task_idx']}")
     assert {m["llmcompiler_task_idx"] for _, m in tools} == {1, 2}
+
+
+class ModelRunCounter(BaseCallbackHandler):
+    """Counts the chat-model runs a tracer would record."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.names.append(kwargs.get("name") or "")
+
+
+async def test_a_joiner_call_is_one_chat_model_run_and_counts_once_in_usage() -> None:
+    graph, *_ = scripted_graph([lookup], ['1. lookup("a")\n2. join()'])
+    counter = ModelRunCounter()
+    result = await graph.ainvoke({"messages": [("user", "q")]}, {"callbacks": [counter]})
+    assert sorted(counter.names) == ["joiner_model", "planner_model"]
+    assert result["usage"]["calls"] == 2
