@@ -88,7 +88,9 @@ class Context:
         default=None,
         metadata={
             RULE: integer(1).or_none(),
-            "description": "Cap on the tokens one model call (built from a string) may write; "
+            "description": "Cap on the tokens one planner or joiner reply may have: sent to "
+            "models built from strings (as max_completion_tokens and, to OpenAI-compatible "
+            "servers, max_tokens) and enforced by the engine, which stops reading there. "
             "None: the provider's default. Small local models can ramble to their context "
             "limit without it.",
         },

@@ -22,6 +22,7 @@ from agent.causes import model_failure, replans_exhausted, round_failure, turn_e
 from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
 from agent.models import ModelSpec, astream_with_retry, resolve_model
+from agent.output_cap import OutputCap
 from agent.prompts import joiner_messages
 from agent.references import (
     find_references,
@@ -104,21 +105,29 @@ async def _stream_decision(
     meter: UsageMeter,
     read: Callable[[str], JoinerDecision],
     stream: AnswerStream,
+    cap: OutputCap,
 ) -> JoinerDecision:
     """Run the joiner model (one chat-model run, metered, hidden from chat streams) and show
     its answer to chat clients as it settles; `read` turns the whole reply into the final
-    decision, which ends the stream."""
+    decision, which ends the stream. Reading stops at the output cap, whatever the server
+    honours."""
     config = metered(
         {"run_name": "joiner_model", "tags": ["nostream", "llmcompiler:joiner"]},
         meter,
         current_callbacks(),
     )
+    reply = astream_with_retry(chat, prompt, retries=retries, config=config)
     try:
-        async for chunk in astream_with_retry(chat, prompt, retries=retries, config=config):
+        async for chunk in reply:
             stream.feed(chunk.text)
+            if cap.reached(chunk.text):  # a server that ignored the cap: stop reading
+                break
     except Exception:
         stream.withdraw("the joiner model failed before its reply was complete")
         raise
+    finally:
+        await reply.aclose()  # closes the model's stream, so a server stops generating
+        meter.count_unfinished(stream.raw, getattr(chat, "model_name", None))
     decision = read(stream.raw)
     answer = decision.content if decision.action == "finish" else None
     stream.close(
@@ -184,6 +193,7 @@ def make_joiner(
                         parse_joiner_output(raw, tools), state.tasks, can_replan
                     ),
                     streamed,
+                    OutputCap(ctx.max_output_tokens),
                 )
             except Exception as exc:
                 failure = model_failure("joiner", exc)

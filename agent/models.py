@@ -122,9 +122,14 @@ def _build_chat_model(
         kwargs["stream_usage"] = True
         if base_url:
             kwargs["base_url"] = base_url
-        if (base_url or os.environ.get("OPENAI_BASE_URL")) and not os.environ.get("OPENAI_API_KEY"):
+        compatible_server = base_url or os.environ.get("OPENAI_BASE_URL")
+        if compatible_server and not os.environ.get("OPENAI_API_KEY"):
             # Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) ignore the key.
             kwargs["api_key"] = LOCAL_SERVER_API_KEY
+        if compatible_server and max_tokens is not None:
+            # langchain-openai sends the cap as `max_completion_tokens`, which some servers
+            # ignore (llama-cpp-python's); `max_tokens` is the field they all read.
+            kwargs["extra_body"] = {"max_tokens": max_tokens}
     elif base_url:
         kwargs["base_url"] = base_url
     try:

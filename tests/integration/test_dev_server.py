@@ -181,12 +181,13 @@ async def test_two_turns_stream_events_tokens_and_keep_state(dev_server: DevServ
     ]
     assert ANSWERS[FIRST] in str(planner_prompts[-1])
     # The run's context reached the engine: no replans left, and the joiner was told so.
-    joiner_systems = [
-        r["messages"][0]["content"]
+    joiner_requests = [
+        r["messages"][-1]["content"]
         for r in dev_server.models.requests
         if "Finish(" in r["messages"][0]["content"]
     ]
-    assert "Replan(" in joiner_systems[0] and "Replan(" not in joiner_systems[-1]
+    assert "Replanning is allowed" in joiner_requests[0]
+    assert "No more replanning is possible" in joiner_requests[-1]
 
     _assert_answer_streamed(first, ANSWERS[FIRST])
     _assert_answer_streamed(second, ANSWERS[FOLLOW_UP])

@@ -151,3 +151,18 @@ async def test_a_call_cut_off_by_the_servers_token_cap_is_not_run(
     assert sent == []
     assert run.tasks[1]["status"] == "done"
     assert run.tasks[2]["status"] == "error" and run.tasks[2]["error"].startswith(CUT_OFF)
+
+
+async def test_the_output_cap_reaches_a_compatible_server_in_both_fields(
+    server: ScriptedOpenAIServer,
+) -> None:
+    """`max_completion_tokens` (what langchain-openai sends) and `max_tokens` (what
+    llama-cpp-python's server reads): every OpenAI-compatible server sees the cap."""
+    graph = create_llm_compiler([height, difference])
+    context = Context(
+        planner_model="openai:scripted-model", base_url=server.base_url, max_output_tokens=500
+    )
+    await run_graph(graph, "Which is taller, Everest or K2?", context=context)
+    assert server.requests
+    for body in server.requests:
+        assert body["max_tokens"] == 500 and body["max_completion_tokens"] == 500

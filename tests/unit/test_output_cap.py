@@ -64,3 +64,19 @@ async def test_system_prompts_are_byte_identical_across_questions_and_rounds() -
     assert "Number new actions from 3" in planner.calls[1][-1].text
     assert "No more replanning is possible" in joiner.calls[1][-1].text
     assert "Replanning is allowed" in joiner.calls[0][-1].text
+
+
+async def test_a_joiner_that_ignores_the_cap_is_read_no_further_than_the_cap() -> None:
+    seen: list[str] = []
+
+    async def record(text: str) -> None:
+        seen.append(text)
+
+    runaway = "Action: Finish(" + "Albert Einstein: " * 400 + ")"
+    planner = HookedChatModel(responses=['1. lookup("a")\n2. join()'], timing=STREAMING)
+    joiner = HookedChatModel(responses=[runaway], timing=STREAMING, on_text=record)
+    graph = create_llm_compiler([lookup], planner=planner, joiner=joiner)
+    run = await run_graph(graph, "go", context=Context(max_output_tokens=40))
+    assert len(seen) <= 40
+    assert run.answer.startswith("Albert Einstein:") and len(run.answer) < 400
+    assert run.output["usage"]["calls"] == 2  # the cut joiner call is counted
