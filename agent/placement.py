@@ -8,7 +8,9 @@ event loop unless they declare a placement themselves. See docs/placement.md.
   (`in_own_thread`); an async tool runs on the event loop.
 - `"process"`: a worker process of the engine's pool (spawned, reused across calls and runs,
   at most `LLMCOMPILER_PROCESS_WORKERS` of them, default the CPU count). For CPU-bound sync
-  tools: the GIL no longer serializes them.
+  tools: the GIL no longer serializes them. A worker is claimed for a call, started if need
+  be, before the call's timeout starts (`prepare`): the timeout measures the call, not the
+  pool warming up.
 - `"ray"`: a Ray task, on the Ray cluster of `RAY_ADDRESS`, on the connection the program
   opened itself, or on a local Ray the engine starts. Tool metadata `num_cpus`, `num_gpus` and
   `ray_options` (any other `.options(...)` of a Ray task) ask for resources.
@@ -19,7 +21,9 @@ validated in this process against the tool's schema (errors read the same), Lang
 callbacks fire here, an exception comes back as the same exception, and a timeout or
 cancellation stops the remote work: the worker process is killed (and replaced on demand),
 the Ray task cancelled with `ray.cancel(force=True)`. A crashed worker, a call that does not
-pickle and a Ray failure each become the task's error with a clear message.
+pickle, a Ray cluster that cannot be reached or cannot meet a call's request, a worker that
+does not start and a bad setting in the environment each become the task's error with a clear
+message.
 
 The call's idempotency key reaches the remote function two ways: a parameter annotated
 `config: RunnableConfig` receives a plain config whose `metadata["idempotency_key"]` holds it
@@ -31,21 +35,25 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
 import importlib
 import inspect
 import io
+import math
 import multiprocessing.connection
 import os
 import pickle
 import queue
+import select
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +71,32 @@ from agent.errors import PlacementError, WorkerCrashed
 Placement = Literal["thread", "process", "ray"]
 PLACEMENTS: tuple[str, ...] = ("thread", "process", "ray")
 RAY_INSTALL_HINT = "pip install 'llmcompiler-langgraph[ray]'"
+
+
+# --- settings from the environment --------------------------------------------------------
+
+
+def _env_number(
+    name: str, default: float, allowed: str, *, whole: bool = False, zero: bool = False
+) -> float:
+    """The number in environment variable `name` (unset or blank: `default`). A value that is
+    not a positive (or, with `zero`, non-negative) finite number, or not a whole one with
+    `whole`, is a `PlacementError` naming the variable, its value and what is allowed: the
+    task's error, not a bare `ValueError` from deep inside."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(int(raw)) if whole else float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and (value > 0 or (zero and value == 0))):
+        raise PlacementError(f"{name}={raw!r} is not allowed: {allowed}")
+    return value
+
+
+def _env_seconds(name: str, default: float) -> float:
+    return _env_number(name, default, f"use a number of seconds above 0 (unset: {default:g})")
 
 
 # --- placement of a tool ------------------------------------------------------------------
@@ -336,23 +370,41 @@ def _does_not_pickle(call: RemoteCall, where: str, exc: Exception) -> PlacementE
 
 
 _WORKER_COMMAND = "from agent.placement import _worker_main; _worker_main()"
+_READY = b"ready"
+PROCESS_START_TIMEOUT_S = 60.0
+"""How long a worker may take to start (`LLMCOMPILER_PROCESS_START_TIMEOUT_S` overrides it):
+a cold interpreter and the engine's imports take about a second of CPU, several when many
+workers start at once on a loaded machine."""
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker as soon as `parent`, the program that started it, is gone.
+
+    It watches the process itself (a pidfd; where there is none, its parent pid), not a pipe:
+    a child the program forks would inherit the program's end of a pipe and keep the worker
+    running its call after the program died, and a resume would then run the call again."""
+    with contextlib.suppress(AttributeError, OSError):  # no pidfd (not Linux): poll below
+        handle = os.pidfd_open(parent)
+        if os.getppid() == parent:  # the program, not a process that reused its pid
+            select.select([handle], [], [])
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(1)
 
 
 def _worker_main() -> None:
-    """A pool worker (`python -c _WORKER_COMMAND CALL_FD LIFELINE_FD`): take the parent's
-    `sys.path`, then run calls one at a time until the parent closes the pipe or dies."""
+    """A pool worker (`python -c _WORKER_COMMAND CALL_FD PARENT_PID`): take the parent's
+    `sys.path`, say it is ready, then run calls one at a time until the parent closes the pipe
+    or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     conn = multiprocessing.connection.Connection(int(sys.argv[1]))
-    lifeline = int(sys.argv[2])
-
-    def die_with_parent() -> None:
-        with contextlib.suppress(OSError):
-            os.read(lifeline, 1)  # nothing is ever written: returns when the parent is gone
-        os._exit(1)
-
-    threading.Thread(target=die_with_parent, name="llmcompiler-lifeline", daemon=True).start()
+    parent = int(sys.argv[2])
+    threading.Thread(
+        target=_exit_with, args=(parent,), name="llmcompiler-lifeline", daemon=True
+    ).start()
     try:
         sys.path[:] = pickle.loads(conn.recv_bytes())
+        conn.send_bytes(_READY)
         while True:
             payload = conn.recv_bytes()
             conn.send_bytes(execute(payload, _process_dumps))
@@ -368,29 +420,43 @@ class _Worker:
 
     process: subprocess.Popen[bytes]
     conn: multiprocessing.connection.Connection
-    lifeline: int
-    _closing: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def start(cls) -> _Worker:
+    def start(cls, timeout: float) -> _Worker:
+        """A worker ready for calls (its interpreter and imports started) within `timeout`
+        seconds; else it is killed and this is a `PlacementError`."""
         ours, theirs = socket.socketpair()
-        their_lifeline, lifeline = os.pipe()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_COMMAND, str(theirs.fileno()), str(their_lifeline)],
-                pass_fds=(theirs.fileno(), their_lifeline),
+                [sys.executable, "-c", _WORKER_COMMAND, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
         except BaseException:
             ours.close()
-            os.close(lifeline)
             raise
         finally:
             theirs.close()
-            os.close(their_lifeline)
-        conn = multiprocessing.connection.Connection(ours.detach())
-        conn.send_bytes(pickle.dumps(list(sys.path)))
-        return cls(process, conn, lifeline)
+        worker = cls(process, multiprocessing.connection.Connection(ours.detach()))
+        try:
+            worker.conn.send_bytes(pickle.dumps(list(sys.path)))
+            started = worker.conn.poll(timeout)
+            if started and worker.conn.recv_bytes() == _READY:
+                return worker
+        except (EOFError, OSError):
+            started = True  # the pipe closed: the worker exited
+        if not started:
+            worker.kill()
+            worker.close()
+            raise PlacementError(
+                f"a worker process (pid {worker.pid}) did not start within {timeout:g}s "
+                "(LLMCOMPILER_PROCESS_START_TIMEOUT_S); the machine may be overloaded: raise "
+                "the limit or lower LLMCOMPILER_PROCESS_WORKERS"
+            )
+        raise PlacementError(
+            f"a worker process (pid {worker.pid}) exited while starting (exit code "
+            f"{worker.close()}); its error, if any, is on the program's stderr"
+        )
 
     @property
     def pid(self) -> int:
@@ -404,15 +470,10 @@ class _Worker:
             self.process.kill()
 
     def close(self, timeout: float = 1.0) -> int | None:
-        """Close the pipes, reap the process (killing it if it lingers); its exit code.
+        """Close the pipe, reap the process (killing it if it lingers); its exit code.
         Safe to call twice (a shutdown and the thread serving the worker's call)."""
-        with self._closing:
-            lifeline, self.lifeline = self.lifeline, -1
-            with contextlib.suppress(Exception):
-                self.conn.close()
-        if lifeline >= 0:  # closed once: the number may belong to another file by now
-            with contextlib.suppress(OSError):
-                os.close(lifeline)
+        with contextlib.suppress(Exception):
+            self.conn.close()
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -434,10 +495,9 @@ class _Abandoned(Exception):
 
 
 def _default_workers() -> int:
-    configured = os.environ.get("LLMCOMPILER_PROCESS_WORKERS")
-    if configured:
-        return max(1, int(configured))
-    return os.cpu_count() or 1
+    cpus = os.cpu_count() or 1
+    allowed = f"use a whole number of worker processes, 1 or more (unset: the CPU count, {cpus})"
+    return int(_env_number("LLMCOMPILER_PROCESS_WORKERS", cpus, allowed, whole=True))
 
 
 @dataclass(eq=False)
@@ -445,9 +505,11 @@ class ProcessPool:
     """Worker processes for `placement="process"`, one call at a time each.
 
     Workers are spawned on demand, up to `max_workers`, and kept for later calls and runs;
-    a call beyond that waits for a free worker. A call that is cancelled (a timeout) kills its
-    worker, whose late result is thus never seen; the next call that needs a worker spawns a
-    fresh one. A worker that dies fails only the call it was running.
+    a call beyond that waits for a free worker. A call claims its worker (`reserve`) before its
+    timeout starts, so that neither that wait nor a worker's start-up (bounded on its own) is
+    counted as the call's time. A call that is cancelled (a timeout) kills its worker, whose
+    late result is thus never seen; the next call that needs a worker spawns a fresh one. A
+    worker that dies fails only the call it was running.
     """
 
     max_workers: int = field(default_factory=_default_workers)
@@ -463,12 +525,37 @@ class ProcessPool:
         with self._cond:
             return {w.pid for w in [*self._idle, *self._busy]}
 
-    async def run(self, call: RemoteCall) -> Any:
+    async def reserve(self) -> _Ticket:
+        """A worker ready for one call, claimed for it: a free one, else one started for it
+        (waiting, if all `max_workers` are busy, for one to be free)."""
+        ticket = _Ticket()
+        try:
+            await in_own_thread(functools.partial(self._acquire, ticket))
+        except BaseException:
+            self.release(ticket)
+            raise
+        return ticket
+
+    def release(self, ticket: _Ticket) -> None:
+        """Give back the worker of a claim that no call used (its arguments were refused, or
+        it was cancelled while waiting); no-op for a claim a call used."""
+        with self._cond:
+            if ticket.done or ticket.cancelled:
+                return
+            ticket.cancelled = True  # a worker still starting for it goes to the idle ones
+            worker, ticket.worker = ticket.worker, None
+            if worker is not None and worker in self._busy:
+                self._busy.discard(worker)
+                self._idle.append(worker)
+            self._cond.notify_all()
+
+    async def run(self, call: RemoteCall, ticket: _Ticket | None = None) -> Any:
+        """Run `call` on the worker `ticket` claimed (`reserve`), or on one claimed now."""
         try:
             payload = _process_dumps(call)
         except Exception as exc:
             raise _does_not_pickle(call, "in a worker process", exc) from exc
-        ticket = _Ticket()
+        ticket = _Ticket() if ticket is None else ticket
         try:
             data = await in_own_thread(functools.partial(self._serve, payload, ticket, call.tool))
         finally:
@@ -477,8 +564,8 @@ class ProcessPool:
         return _unpack(data)
 
     def _serve(self, payload: bytes, ticket: _Ticket, tool: str) -> bytes:
-        """In a thread of the call's own: get a worker, send the call, wait for the outcome."""
-        worker = self._acquire(ticket)
+        """In a thread of the call's own: send the call to its worker, wait for the outcome."""
+        worker = ticket.worker if ticket.worker is not None else self._acquire(ticket)
         try:
             worker.conn.send_bytes(payload)
             data = worker.conn.recv_bytes()
@@ -525,10 +612,13 @@ class ProcessPool:
                     break
                 self._cond.wait()
         try:
-            worker = _Worker.start()
+            worker = _Worker.start(
+                _env_seconds("LLMCOMPILER_PROCESS_START_TIMEOUT_S", PROCESS_START_TIMEOUT_S)
+            )
         finally:
             with self._cond:
                 self._starting -= 1
+                self._cond.notify()  # a failed start frees its place for a waiting call
         with self._cond:
             closed = self._closed
             if not (closed or ticket.cancelled):
@@ -568,6 +658,16 @@ class ProcessPool:
 
 # --- Ray -----------------------------------------------------------------------------------
 
+RAY_CONNECT_TIMEOUT_S = 60.0
+"""How long connecting to Ray, or starting a local Ray, may take
+(`LLMCOMPILER_RAY_CONNECT_TIMEOUT_S` overrides it). Left alone, `ray.init` retries an address
+that does not answer for many minutes."""
+RAY_RETRY_S = 10.0
+"""How long a failed connection is remembered, Ray-placed calls failing at once meanwhile
+(`LLMCOMPILER_RAY_RETRY_S` overrides it; 0: every call tries again)."""
+RAY_PROBE_TIMEOUT_S = 5.0
+"""The TCP probe of the cluster's address before `ray.init`: a live cluster accepts at once."""
+
 
 def _ray_module() -> Any:
     try:
@@ -597,6 +697,63 @@ def _ray_options(tool: BaseTool) -> dict[str, Any]:
     return options
 
 
+def _ray_target(address: str | None) -> str:
+    return f"the Ray cluster at RAY_ADDRESS={address!r}" if address else "a local Ray"
+
+
+def _probe_ray(address: str, timeout: float) -> None:
+    """A `PlacementError` at once if nothing accepts a TCP connection at `address`, where
+    `ray.init` would retry for many minutes. Addresses without a port (`auto`) are left to
+    `ray.init`, under the connection's time limit all the same."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not (sep and host and port.isdigit()):
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise PlacementError(
+            f"cannot reach {_ray_target(address)} ({type(exc).__name__}: {exc}); start the "
+            "cluster, correct RAY_ADDRESS, or unset it for a local Ray"
+        ) from exc
+
+
+_RESOURCE_OPTIONS = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+
+
+def _requested(options: Mapping[str, Any]) -> dict[str, float]:
+    """What a Ray task with these `.options()` asks for, named as Ray names node resources."""
+    wanted = {name: options.get(option) for option, name in _RESOURCE_OPTIONS.items()}
+    wanted.update(options.get("resources") or {})
+    return {name: float(amount) for name, amount in wanted.items() if amount}
+
+
+def _amounts(resources: Mapping[str, float]) -> str:
+    return ", ".join(f"{amount:g} {name}" for name, amount in resources.items())
+
+
+def _unmet(tool: str, wanted: Mapping[str, float], nodes: list[Mapping[str, float]]) -> str | None:
+    """Why no node of the cluster can run a task asking for `wanted`; None if one can."""
+    if any(all(node.get(name, 0) >= amount for name, amount in wanted.items()) for node in nodes):
+        return None
+    most = {name: max((node.get(name, 0.0) for node in nodes), default=0.0) for name in wanted}
+    return (
+        f"cannot run {tool!r} on Ray: it asks for {_amounts(wanted)}, which no node of the "
+        f"cluster has (the most one node has: {_amounts(most)}); ask for less in the tool's "
+        "metadata (num_cpus, num_gpus, ray_options), or, on an autoscaling cluster that adds "
+        "such nodes on demand, set LLMCOMPILER_RAY_CHECK_RESOURCES=0"
+    )
+
+
+def _checks_resources() -> bool:
+    raw = os.environ.get("LLMCOMPILER_RAY_CHECK_RESOURCES", "").strip()
+    if raw not in ("", "0", "1"):
+        raise PlacementError(
+            f"LLMCOMPILER_RAY_CHECK_RESOURCES={raw!r} is not allowed: use 1 (check each "
+            "request against the cluster's nodes; unset: 1) or 0 (submit it regardless)"
+        )
+    return raw != "0"
+
+
 @dataclass(eq=False)
 class RayBackend:
     """Ray tasks for `placement="ray"`, on the program's own Ray connection if it opened one
@@ -604,64 +761,149 @@ class RayBackend:
     else a local Ray it starts. The engine's own connection lives until the program exits.
 
     The engine calls `ray.init` from a thread of its own that lives as long as the program:
-    a local Ray's processes die with the thread that started them.
+    a local Ray's processes die with the thread that started them. Connecting is bounded:
+    the address is probed first (nothing listening fails at once), and callers stop waiting
+    for `ray.init` after `LLMCOMPILER_RAY_CONNECT_TIMEOUT_S`. One attempt at a time, shared
+    by the calls that wait for it; its failure is remembered, and Ray-placed calls fail at
+    once with it for `LLMCOMPILER_RAY_RETRY_S` (and while a `ray.init` that did not answer
+    still runs); then the next call tries again.
     """
 
     owned: bool = False
     _remote: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None
+    _attempt: Future[Any] | None = None
+    _deadline: float = 0.0
+    _failure: str | None = None
+    _failed_at: float = 0.0
+    _hung: str = ""
+    _feasible: set[tuple[tuple[str, float], ...]] = field(default_factory=set)
 
-    def _connect(self) -> Any:
-        """Blocking, on the engine's Ray thread: Ray, initialized."""
+    def _connect(self, address: str | None, timeout: float) -> None:
+        """Blocking, on the engine's Ray thread: connect, or start a local Ray."""
         ray = _ray_module()
         if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS") or None
             if address:
-                ray.init(address=address)
-            else:
-                ray.init(include_dashboard=False)
+                _probe_ray(address, min(timeout, RAY_PROBE_TIMEOUT_S))
+            try:
+                if address:
+                    ray.init(address=address)
+                else:
+                    ray.init(include_dashboard=False)
+            except Exception as exc:
+                raise PlacementError(
+                    f"ray.init failed for {_ray_target(address)} ({type(exc).__name__}: {exc})"
+                ) from exc
             self.owned = True
         if self._remote is None:
             self._remote = ray.remote(max_retries=0)(_ray_execute)
-        return ray
 
-    def _on_ray_thread(self, job: Callable[[], Any]) -> Future[Any]:
+    def _on_ray_thread(self, job: Callable[[], Any], future: Future[Any]) -> None:
+        """Run `job` on the engine's Ray thread, settling `future`. Called under `_lock`."""
+        if self._jobs is None:
+            jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+
+            def serve() -> None:
+                while True:
+                    task, settled = jobs.get()
+                    if settled.set_running_or_notify_cancel():
+                        try:
+                            settled.set_result(task())
+                        except BaseException as exc:
+                            settled.set_exception(exc)
+
+            threading.Thread(target=serve, name="llmcompiler-ray", daemon=True).start()
+            self._jobs = jobs
+        self._jobs.put((job, future))
+
+    def _attempt_to_await(self) -> tuple[Future[Any], float]:
+        """The connection attempt to wait for and its deadline (started if none runs); the
+        remembered failure instead, while it holds."""
+        address = os.environ.get("RAY_ADDRESS") or None
         with self._lock:
-            if self._jobs is None:
-                jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+            if self._failure is not None:
+                retry = _env_number(
+                    "LLMCOMPILER_RAY_RETRY_S",
+                    RAY_RETRY_S,
+                    f"use a number of seconds, 0 or more (unset: {RAY_RETRY_S:g})",
+                    zero=True,
+                )
+                if self._attempt is not None or time.monotonic() < self._failed_at + retry:
+                    raise PlacementError(self._failure)
+                self._failure = None
+            if self._attempt is None:
+                timeout = _env_seconds("LLMCOMPILER_RAY_CONNECT_TIMEOUT_S", RAY_CONNECT_TIMEOUT_S)
+                attempt: Future[Any] = Future()
+                attempt.add_done_callback(self._settled)
+                self._attempt, self._deadline = attempt, time.monotonic() + timeout
+                self._hung = (
+                    f"{_ray_target(address)} did not answer within {timeout:g}s "
+                    "(LLMCOMPILER_RAY_CONNECT_TIMEOUT_S); ray.init goes on trying in the "
+                    "background, and Ray-placed calls fail at once until it connects"
+                )
+                self._on_ray_thread(functools.partial(self._connect, address, timeout), attempt)
+            return self._attempt, self._deadline
 
-                def serve() -> None:
-                    while True:
-                        task, future = jobs.get()
-                        if future.set_running_or_notify_cancel():
-                            try:
-                                future.set_result(task())
-                            except BaseException as exc:
-                                future.set_exception(exc)
-
-                threading.Thread(target=serve, name="llmcompiler-ray", daemon=True).start()
-                self._jobs = jobs
-            future: Future[Any] = Future()
-            self._jobs.put((job, future))
-            return future
+    def _settled(self, attempt: Future[Any]) -> None:
+        """When a connection attempt ends (perhaps after its callers stopped waiting)."""
+        error = attempt.exception()
+        with self._lock:
+            self._attempt = None
+            if error is None:
+                self._failure = None
+            else:
+                self._failure = (
+                    f"{error}; Ray-placed calls fail at once with this error for the next "
+                    f"LLMCOMPILER_RAY_RETRY_S seconds (default {RAY_RETRY_S:g}), then one "
+                    "tries again"
+                )
+                self._failed_at = time.monotonic()
 
     async def ready(self) -> Any:
-        """Ray, connected (the first call connects, or starts a local Ray)."""
+        """Ray, connected (the first call connects, or starts a local Ray); else the
+        connection's `PlacementError`, naming the address."""
         ray = _ray_module()
-        if ray.is_initialized() and self._remote is not None:
+        if self._remote is not None and ray.is_initialized():
             return ray
-        return await asyncio.wrap_future(self._on_ray_thread(self._connect))
+        attempt, deadline = self._attempt_to_await()
+        remaining = max(0.0, deadline - time.monotonic())
+        await in_own_thread(functools.partial(concurrent.futures.wait, [attempt], remaining))
+        with self._lock:
+            if self._attempt is attempt and self._failure is None:  # still waiting for Ray
+                self._failure, self._failed_at = self._hung, time.monotonic()
+            failure = self._failure
+        if failure is not None:
+            raise PlacementError(failure)
+        return ray
+
+    def _check_request(self, ray: Any, tool: str, options: Mapping[str, Any]) -> None:
+        """A `PlacementError` for a request that no node of the cluster can meet, which Ray
+        would keep waiting until the call timed out. A request found feasible is not checked
+        again."""
+        if not _checks_resources():
+            return
+        wanted = _requested(options)
+        key = tuple(sorted(wanted.items()))
+        if not wanted or key in self._feasible:
+            return
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        unmet = _unmet(tool, wanted, nodes)
+        if unmet is not None:
+            raise PlacementError(unmet)
+        self._feasible.add(key)
 
     async def run(self, call: RemoteCall, tool: BaseTool) -> Any:
         ray = await self.ready()
         from ray import cloudpickle
 
+        options = _ray_options(tool)
+        self._check_request(ray, call.tool, options)
         try:
             payload = cloudpickle.dumps(call)
         except Exception as exc:
             raise _does_not_pickle(call, "on Ray", exc) from exc
-        ref = self._remote.options(**_ray_options(tool)).remote(payload)
+        ref = self._remote.options(**options).remote(payload)
         try:
             data = await ref
         except asyncio.CancelledError:
@@ -746,6 +988,12 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 # --- the tool as the scheduler calls it ----------------------------------------------------
 
+_Claim = tuple[ProcessPool, _Ticket]
+_claimed: contextvars.ContextVar[_Claim | None] = contextvars.ContextVar(
+    "llmcompiler_claimed_worker", default=None
+)
+"""The worker `prepare` claimed for the call that `run_placed` runs next in this task."""
+
 
 class _PlacedTool(BaseTool):
     """The tool as seen in this process: LangChain validates the arguments and fires the
@@ -755,6 +1003,7 @@ class _PlacedTool(BaseTool):
 
     inner: SkipValidation[BaseTool]
     where: str
+    claim: SkipValidation[_Claim | None] = None
 
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("placed tools run asynchronously")
@@ -764,11 +1013,12 @@ class _PlacedTool(BaseTool):
     ) -> Any:
         call = remote_call(self.inner, args, kwargs, config)
         if self.where == "process":
-            return await process_pool().run(call)
+            pool, ticket = self.claim if self.claim is not None else (process_pool(), None)
+            return await pool.run(call, ticket)
         return await ray_backend().run(call, self.inner)
 
 
-def _placed(tool: BaseTool, where: str) -> _PlacedTool:
+def _placed(tool: BaseTool, where: str, claim: _Claim | None) -> _PlacedTool:
     return _PlacedTool(
         name=tool.name,
         description=tool.description,
@@ -783,18 +1033,33 @@ def _placed(tool: BaseTool, where: str) -> _PlacedTool:
         response_format=tool.response_format,
         inner=tool,
         where=where,
+        claim=claim,
     )
 
 
 async def prepare(where: str) -> None:
-    """What a placement needs once per program, done before a call's timeout starts:
-    connecting to Ray (or starting a local Ray) for a Ray-placed call."""
+    """What a call needs before its timeout starts, so that the timeout measures the call:
+    connecting to Ray (or starting a local Ray) for a Ray-placed call; for a process-placed
+    one, a worker claimed for it, ready (waiting for a free one, or for one to start, each
+    bounded on its own). The scheduler runs the call with `run_placed` next, in the same task,
+    which takes the claim."""
     if where == "ray":
         await ray_backend().ready()
+    elif where == "process":
+        pool = process_pool()
+        _claimed.set((pool, await pool.reserve()))
 
 
 async def run_placed(
     tool: BaseTool, args: dict[str, Any], config: RunnableConfig, where: str
 ) -> Any:
-    """Run one call of `tool` in a worker process (`"process"`) or as a Ray task (`"ray"`)."""
-    return await _placed(tool, where).ainvoke(args, config)
+    """Run one call of `tool` in a worker process (`"process"`) or as a Ray task (`"ray"`),
+    on the worker `prepare` claimed for it if it did (else one is claimed now)."""
+    claim = _claimed.get() if where == "process" else None
+    _claimed.set(None)
+    try:
+        return await _placed(tool, where, claim).ainvoke(args, config)
+    finally:
+        if claim is not None:  # unused if the arguments were refused before the call
+            pool, ticket = claim
+            pool.release(ticket)

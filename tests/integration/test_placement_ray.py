@@ -10,7 +10,11 @@ installs the `ray` extra. Assertions are about pids, order and records, never du
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,6 +164,79 @@ async def test_the_engine_never_shuts_down_the_programs_ray(ray_address: str) ->
     assert not placement.ray_backend().owned
     placement.shutdown()
     assert ray.is_initialized()
+
+
+async def test_a_request_no_node_can_meet_is_the_tasks_error_naming_it(ray_address: str) -> None:
+    tools = [
+        placed(crunch, "ray", num_cpus=64),
+        placed(whoami, "ray", ray_options={"resources": {"tpu": 1}}),
+    ]
+    run = await run_plan(tools, "1. crunch(n=10)\n2. whoami()\n3. join()", tool_timeout_s=5)
+    assert run.tasks[1]["error"].startswith(
+        "PlacementError: cannot run 'crunch' on Ray: it asks for 64 CPU, which no node of the "
+        "cluster has (the most one node has: 2 CPU); ask for less"
+    )
+    assert run.tasks[2]["error"].startswith(
+        "PlacementError: cannot run 'whoami' on Ray: it asks for 1 CPU, 1 tpu, which no node "
+        "of the cluster has (the most one node has: 2 CPU, 0 tpu)"
+    )
+
+
+def connect_app(address: str, *live: str, **env: str) -> list[dict[str, Any]]:
+    """The runs of `apps/placement_ray_connect.py` with `RAY_ADDRESS=address` (a failed
+    connection remembered for ten minutes unless the app says otherwise)."""
+    environment = {
+        **os.environ,
+        "RAY_ADDRESS": address,
+        "RAY_AUTH_MODE": "disabled",
+        "LLMCOMPILER_RAY_RETRY_S": "600",
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.integration.apps.placement_ray_connect", *live],
+        cwd=app.ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr
+    runs: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return runs
+
+
+def test_a_ray_address_nothing_listens_at_fails_at_once_until_a_cluster_is_reached(
+    ray_address: str,
+) -> None:
+    with socket.socket() as spare:  # a free port: once closed, nothing listens there
+        spare.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{spare.getsockname()[1]}"
+    first, second, third = connect_app(dead, ray_address)
+    cause = f"PlacementError: cannot reach the Ray cluster at RAY_ADDRESS='{dead}' (Connection"
+    for run in (first, second):
+        assert run["status"] == ["error", "error"]
+        assert all(error.startswith(cause) for error in run["errors"]), run["errors"]
+        assert "Ray-placed calls fail at once" in run["errors"][0]
+    # One attempt for both calls of the first run; the second run's calls fail on its memory.
+    assert (first["attempts"], second["attempts"]) == (1, 1)
+    # Once the memory lapses, the next call tries again, and a cluster that answers is used.
+    assert third == {"status": ["done", "done"], "errors": [None, None], "attempts": 2}
+
+
+def test_a_ray_address_that_accepts_but_never_answers_fails_after_the_connect_limit(
+    ray_address: str,
+) -> None:
+    with socket.create_server(("", 0)) as silent:  # connections queue, nothing ever answers
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        first, second = connect_app(address, LLMCOMPILER_RAY_CONNECT_TIMEOUT_S="2")
+    cause = (
+        f"PlacementError: the Ray cluster at RAY_ADDRESS='{address}' did not answer within 2s "
+        "(LLMCOMPILER_RAY_CONNECT_TIMEOUT_S)"
+    )
+    for run in (first, second):
+        assert run["status"] == ["error", "error"]
+        assert all(error.startswith(cause) for error in run["errors"]), run["errors"]
+    assert (first["attempts"], second["attempts"]) == (1, 1)
 
 
 def test_killed_mid_run_and_resumed_a_recorded_ray_call_never_runs_again(

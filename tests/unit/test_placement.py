@@ -4,6 +4,7 @@ call run in this process. Worker processes and Ray: `tests/integration/test_plac
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import threading
@@ -111,6 +112,20 @@ async def test_ray_missing_is_the_tasks_error_with_the_install_hint(
     )
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "2.5"])
+async def test_a_bad_process_workers_setting_is_the_tasks_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("LLMCOMPILER_PROCESS_WORKERS", value)
+    placement.shutdown()  # the pool reads the setting when it is made
+    graph, _, _ = scripted_graph([on("process")], ["1. add(a=1, b=2)\n2. join()"], profile=INSTANT)
+    run = await run_graph(graph, "go")
+    assert run.tasks[1]["error"] == (
+        f"PlacementError: LLMCOMPILER_PROCESS_WORKERS={value!r} is not allowed: use a whole "
+        f"number of worker processes, 1 or more (unset: the CPU count, {os.cpu_count()})"
+    )
+
+
 async def test_the_idempotency_key_is_current_in_a_thread_and_on_the_loop() -> None:
     graph, _, _ = scripted_graph(
         [keyed, keyed_async], ["1. keyed()\n2. keyed_async()\n3. join()"], profile=INSTANT
@@ -192,6 +207,53 @@ def test_a_call_the_worker_cannot_load_says_so() -> None:
     for payload in (b"not a pickle", pickle.dumps(("not", "a", "call"))):
         with pytest.raises(PlacementError, match="cannot load the call in the worker"):
             placement._unpack(execute(payload))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("LLMCOMPILER_PROCESS_START_TIMEOUT_S", "soon", "above 0 (unset: 60)"),
+        ("LLMCOMPILER_RAY_CONNECT_TIMEOUT_S", "-1", "above 0 (unset: 60)"),
+        ("LLMCOMPILER_RAY_CONNECT_TIMEOUT_S", "inf", "above 0 (unset: 60)"),
+    ],
+)
+def test_a_bad_time_limit_in_the_environment_is_named_with_what_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, allowed: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    expected = f"{name}={value!r} is not allowed: use a number of seconds {allowed}"
+    with pytest.raises(PlacementError) as caught:
+        placement._env_seconds(name, 60.0)
+    assert str(caught.value) == expected
+
+
+def test_the_ray_resource_check_is_on_unless_set_to_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert placement._checks_resources()
+    monkeypatch.setenv("LLMCOMPILER_RAY_CHECK_RESOURCES", "0")
+    assert not placement._checks_resources()
+    monkeypatch.setenv("LLMCOMPILER_RAY_CHECK_RESOURCES", "no")
+    with pytest.raises(
+        PlacementError, match=r"LLMCOMPILER_RAY_CHECK_RESOURCES='no' is not allowed: use 1"
+    ):
+        placement._checks_resources()
+
+
+def test_a_ray_request_fits_only_a_node_that_has_all_of_it_at_once() -> None:
+    nodes = [{"CPU": 8.0}, {"CPU": 2.0, "GPU": 1.0}]
+    assert placement._unmet("t", {"CPU": 2.0, "GPU": 1.0}, nodes) is None
+    assert placement._unmet("t", {"CPU": 4.0, "GPU": 1.0}, nodes) == (
+        "cannot run 't' on Ray: it asks for 4 CPU, 1 GPU, which no node of the cluster has "
+        "(the most one node has: 8 CPU, 1 GPU); ask for less in the tool's metadata "
+        "(num_cpus, num_gpus, ray_options), or, on an autoscaling cluster that adds such "
+        "nodes on demand, set LLMCOMPILER_RAY_CHECK_RESOURCES=0"
+    )
+
+
+def test_what_a_ray_task_asks_for_is_read_from_its_options() -> None:
+    options = placement._ray_options(on("ray"))
+    assert placement._requested(options) == {"CPU": 1.0}
+    options = {**options, "num_gpus": 0.5, "memory": 2**30, "resources": {"tpu": 2}}
+    assert placement._requested(options) == {"CPU": 1.0, "GPU": 0.5, "memory": 2.0**30, "tpu": 2}
 
 
 def test_shutdown_forgets_the_backends_and_the_next_use_makes_new_ones() -> None:
