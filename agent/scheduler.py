@@ -199,11 +199,12 @@ async def _run(
         record = {**record, "status": "running", "started_at": started}
         events.task_started(record, args, ctx.result_preview_chars)
         live.running.add(record["idx"])
-        deadline = asyncio.timeout(ctx.tool_timeout_s)
+        deadline = asyncio.timeout(None)  # set once prepared: the timeout measures the call
         try:
             where = placement_of(tool, ctx.default_placement, is_async=_is_async(tool))
-            await prepare(where)  # Ray's start, before the call's timeout
+            await prepare(where)  # Ray's start, a claimed worker: before the call's timeout
             async with deadline:
+                deadline.reschedule(asyncio.get_running_loop().time() + ctx.tool_timeout_s)
                 value = await _invoke(tool, args, config, where)
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise

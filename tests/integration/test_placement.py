@@ -40,6 +40,7 @@ from tests.integration.apps.placement_run import (
     linger,
     locked_tool,
     make_lock,
+    nested,
     overlapping,
     placed,
     wait_until_gone,
@@ -226,11 +227,6 @@ def slow_workers(
     placement.shutdown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent/scheduler.py fixes the call's deadline before `prepare` claims the worker "
-    "(asyncio.timeout(delay) ends at creation + delay): it must set it after; then drop this",
-)
 async def test_a_calls_timeout_does_not_count_its_workers_start_up(
     slow_workers: Callable[[float], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -301,3 +297,12 @@ def test_the_benchmark_prints_its_table_then_shuts_the_pool_down(
     assert "| placement | latency, median (min–max) | speedup vs thread | processes |" in table
     assert "| thread |" in table and "| process |" in table
     assert all(wait_until_gone(pid) for pid in workers)  # `placement.shutdown()` at its end
+
+
+@pytest.mark.parametrize("depth", [500, 5000])
+async def test_a_deeply_nested_result_from_a_worker_is_cut_at_the_stored_depth(depth: int) -> None:
+    """Not a crash report: the tool returned, and its result is stored cut at a depth."""
+    run = await run_plan([placed(nested, "process")], f"1. nested(depth={depth})\n2. join()")
+    record = run.tasks[1]
+    assert record["status"] == "done", record["error"]
+    assert "nested deeper than" in str(record["result"])

@@ -33,6 +33,7 @@ from tests.integration.apps.placement_run import (
     fail_picky,
     linger,
     locked_tool,
+    nested,
     overlapping,
     placed,
     rendezvous,
@@ -246,3 +247,12 @@ def test_killed_mid_run_and_resumed_a_recorded_ray_call_never_runs_again(
     result = app.kill_mid_run_and_resume(tmp_path, "ray", env)
     assert result["ray_owned"]  # the engine connected to RAY_ADDRESS itself ...
     assert not result["ray_connected_after_shutdown"]  # ... and disconnected at shutdown
+
+
+async def test_a_deeply_nested_result_from_a_ray_task_is_cut_at_the_stored_depth(
+    ray_address: str,
+) -> None:
+    run = await run_plan([placed(nested, "ray")], "1. nested(depth=5000)\n2. join()")
+    record = run.tasks[1]
+    assert record["status"] == "done", record["error"]
+    assert "nested deeper than" in str(record["result"])

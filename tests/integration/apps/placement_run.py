@@ -94,6 +94,14 @@ def fail_picky(a: str, b: str) -> str:
     raise Picky(a, b)
 
 
+def nested(depth: int) -> Any:
+    """A result nested `depth` lists deep (pickle and JSON encoders recurse on it)."""
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def crash(code: int) -> str:
     """The worker dies at once."""
     os._exit(code)
