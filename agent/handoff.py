@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 
 from agent.errors import PlanAborted
-from agent.plan import Task
+from agent.task import Task
 
 _END = object()
 

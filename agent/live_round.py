@@ -21,7 +21,7 @@ from agent.cache import ResultCache
 from agent.context import Context
 from agent.handoff import PlanHandoff
 from agent.outcomes import Outcomes
-from agent.plan import Task
+from agent.task import Task
 
 
 @dataclass
@@ -111,9 +111,14 @@ def round_key(runtime: Runtime[Context]) -> str:
     return f"{thread}|{namespace}|{checkpoint}|{_invocation_id()}"
 
 
+def step_checkpoint(runtime: Runtime[Context]) -> str:
+    """The checkpoint this step started from (the same when a killed run resumes it)."""
+    return _execution(runtime)[2]
+
+
 def idempotency_prefix(runtime: Runtime[Context], turn_id: str | None) -> str:
-    """`thread | namespace | turn`: stable across a resume (unlike the checkpoint), distinct
-    across turns and across embeddings of the graph; a task's key appends its index."""
+    """`thread | namespace | turn`: stable across a resume, distinct across turns, forks and
+    embeddings of the graph (see `agent.state.turn_id`); a task's key appends its index."""
     thread, namespace, _ = _execution(runtime)
     return f"{thread}|{namespace}|{turn_id}"
 

@@ -13,25 +13,21 @@ opaque until it closes; a line after a `#` or other comment mark is no task; a c
 never came, or that the end of the model's output cut off, is a task error, not a call; a
 line with anything else beside its call is a plan note. Notes are never dropped: the joiner
 sees them and can replan. docs/protocol.md states the rules with examples.
+
+This module reads; `agent.plan_checks` checks and binds what it read into `Task`s.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import re
-import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, auto
-from typing import Any
 
-from langchain_core.tools import BaseTool
-from pydantic import BaseModel
-
-from agent.references import find_references
-from agent.references import is_exact_reference as _is_exact
-from agent.toolset import JOIN, ToolLike, named_tools
+from agent.plan_checks import MAX_TASK_INDEX, PlanChecker
+from agent.task import Task
+from agent.toolset import JOIN, ToolLike, Toolset
 
 _LEAD = r"[ \t]*(?:>[ \t]*)*(?:[-*+][ \t]+)?[*_`]*"
 """What may stand before a task's number: indentation, block quotes, one list bullet, Markdown
@@ -47,10 +43,6 @@ It holds no `(` before its last character, so it is tried once per line, at the 
 
 MAX_HEAD = 200
 """A line whose task head (up to the call's `(`) is longer than this is no task (a note)."""
-
-MAX_TASK_INDEX = 1_000_000
-"""A larger task number is beyond any plan: the line is a note, never a task (indices are
-stored as 64-bit integers by checkpointers)."""
 
 _THOUGHT = re.compile(r"[ \t>*_`#-]*(?i:thought)[*_`]*[ \t]*:[*_`]*")
 _END = "<END_OF_PLAN>"
@@ -81,40 +73,6 @@ class _Mode(Enum):
     ENDED = auto()  # after `join()` or `<END_OF_PLAN>`: the rest is ignored
 
 
-@dataclass(frozen=True)
-class Task:
-    """One planned tool call; `error` is set (and the task never runs) when it fails a check."""
-
-    idx: int
-    tool: str
-    args: dict[str, Any]  # by parameter name, references kept as written
-    deps: list[int]  # sorted indices of the earlier tasks it references
-    thought: str | None = None
-    error: str | None = None
-
-    @property
-    def is_join(self) -> bool:
-        """The plan's final `join`, which the scheduler does not run as a tool."""
-        return self.tool == JOIN
-
-
-def _signature(tool: BaseTool) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Parameter names in order and the required ones, from the schema the model sees."""
-    schema = tool.tool_call_schema
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        fields = schema.model_fields
-        return tuple(fields), frozenset(n for n, f in fields.items() if f.is_required())
-    json_schema = schema if isinstance(schema, dict) else schema.schema()  # dict or pydantic v1
-    return tuple(json_schema.get("properties", {})), frozenset(json_schema.get("required", ()))
-
-
-def _source(code: str, node: ast.AST) -> str:
-    """The text of `node` as written, shortened for an error message (never re-rendered:
-    `ast.unparse` recurses and a deep expression would overflow the stack)."""
-    text = ast.get_source_segment(code, node) or type(node).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _task_head(line: str) -> re.Match[str] | None:
     """`line` (up to its first `(`) as a task's head, if it is one: a sane number (or
     `join`) and a tool name. A longer line is no task (`MAX_HEAD`), nor is an index beyond
@@ -127,6 +85,35 @@ def _task_head(line: str) -> re.Match[str] | None:
     return match if int(match[1]) <= MAX_TASK_INDEX else None
 
 
+@dataclass
+class _Call:
+    """The call being read: its number, tool and thought, its text as written (a note, if it
+    turns out to be none) and its argument text as `ast` will read it, with the lexer's state."""
+
+    idx: int | None = None  # None: an unnumbered `join(`
+    tool: str = ""
+    thought: str | None = None
+    raw: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    brackets: list[str] = field(default_factory=list)
+    quote: str | None = None  # the open string's quote character
+    triple: bool = False
+    escape: bool = False
+    string_start: int = 0  # where the open string's content starts in `text`
+    run: int = 0  # consecutive quote characters inside a triple-quoted string
+    maybe_triple: bool = False  # an empty string just closed: `""` + `"` opens `"""`
+    comment: bool = False
+    dollar: str | None = None  # an unquoted `$N` / `${N}` being read
+
+    def closed_text(self) -> str:
+        """The argument text with what is still open closed (to show a cut-off call's
+        arguments; such a call never runs)."""
+        text = "".join(self.text)
+        if self.quote is not None:
+            text += self.quote * (3 if self.triple else 1)
+        return text + "".join(_OPENERS[b] for b in reversed(self.brackets))
+
+
 class PlanParser:
     """Incremental parser of one plan; feed it chunks, then `close()` it once."""
 
@@ -137,11 +124,7 @@ class PlanParser:
         known: Iterable[int] = (),
         max_tasks: int | None = None,
     ) -> None:
-        self._signatures = {name: _signature(t) for name, t in named_tools(tools).items()}
-        self._earlier = set(known)  # valid reference targets: known plus this plan's tasks
-        self._top = max(self._earlier, default=0)
-        self._plan_indices: list[int] = []  # this plan's tasks so far, errors included
-        self._max_tasks = max_tasks
+        self._checker = PlanChecker(Toolset.of(tools), known=known, max_tasks=max_tasks)
         self._out: list[Task] = []
         self._mode = _Mode.IDLE
         self._notes: list[str] = []
@@ -151,25 +134,10 @@ class PlanParser:
         # IDLE: the current line, and whether it may still turn out to be a task.
         self._line: list[str] = []
         self._head_open = True
-        # The task being read: its number, tool and thought, its text as written (for a
-        # note) and its argument text as `ast` will read it.
-        self._idx: int | None = None  # None: an unnumbered `join(`
-        self._tool = ""
-        self._task_thought: str | None = None
-        self._raw: list[str] = []
-        self._text: list[str] = []
-        self._brackets: list[str] = []
-        self._quote: str | None = None  # the open string's quote character
-        self._triple = False
-        self._escape = False
-        self._string_start = 0  # where the open string's content starts in `_text`
-        self._run = 0  # consecutive quote characters inside a triple-quoted string
-        self._maybe_triple = False  # an empty string just closed: `""` + `"` opens `"""`
-        self._comment = False
-        self._dollar: str | None = None  # an unquoted `$N` / `${N}` being read
+        self._call = _Call()
         # LOOKAHEAD: the start of the line after a newline inside an unclosed call.
         self._look: list[str] = []
-        self._look_from = 0  # where that line starts in `_raw`
+        self._look_from = 0  # where that line starts in the call's `raw`
         self._look_colon = False  # its first `:` was checked (a `Thought:`?)
         # TRAIL: what follows the call's `)` on its line.
         self._trail: list[str] = []
@@ -230,7 +198,7 @@ class PlanParser:
 
     def _consume(self, char: str) -> None:
         if self._mode is _Mode.CALL or self._mode is _Mode.LOOKAHEAD or self._mode is _Mode.TRAIL:
-            self._raw.append(char)
+            self._call.raw.append(char)
         self._step(char)
 
     def _step(self, char: str) -> None:
@@ -281,115 +249,103 @@ class PlanParser:
 
     def _start(self, match: re.Match[str], line: str) -> None:
         self._mode = _Mode.CALL
-        self._idx = None if match[1] is None else int(match[1])
-        self._tool = JOIN if match[2] is None else match[2]
-        self._task_thought, self._thought = self._thought, None
-        self._raw = [line]
-        self._text, self._brackets, self._quote = [], [], None
-        self._escape = self._maybe_triple = self._comment = False
-        self._dollar = None
+        self._call = _Call(
+            idx=None if match[1] is None else int(match[1]),
+            tool=JOIN if match[2] is None else match[2],
+            thought=self._thought,
+            raw=[line],
+        )
+        self._thought = None
 
     def _join(self, idx: int | None, text: str = "", thought: str | None = None) -> None:
-        """End the plan; a `join` index that does not increase is renumbered (it never runs).
-
-        `join` takes one optional argument, `final="$N"`: task N's result *is* the answer, so
-        the joiner model call can be skipped when it succeeds. Anything else is ignored.
-        """
-        if idx is None or idx <= self._top or idx > MAX_TASK_INDEX:
-            idx = self._top + 1
-        deps = sorted(set(self._plan_indices))
+        """End the plan with its `join` (see `PlanChecker.join`)."""
         if thought is None:
             thought, self._thought = self._thought, None
-        args = {"final": final} if (final := self._final_reference(text)) else {}
-        self._out.append(Task(idx=idx, tool=JOIN, args=args, deps=deps, thought=thought))
+        self._out.append(self._checker.join(idx, text, thought))
         self._mode = _Mode.ENDED
-
-    def _final_reference(self, text: str) -> str | None:
-        positional, keywords, errors = _parse_arguments(text)
-        values = [value for name, value in keywords if name == "final"] or positional[:1]
-        if errors or len(values) != 1 or not isinstance(values[0], str):
-            return None
-        refs, ref_errors = find_references(values[0], self._plan_indices)
-        return values[0] if len(refs) == 1 and not ref_errors and _is_exact(values[0]) else None
 
     # -- inside a call's parentheses -------------------------------------------------------
 
     def _call_char(self, char: str) -> None:
-        if self._maybe_triple:
-            self._maybe_triple = False
-            if char == self._text[-1]:
+        call = self._call
+        if call.maybe_triple:
+            call.maybe_triple = False
+            if char == call.text[-1]:
                 self._open_string(char, triple=True)
                 return
-        if self._dollar is not None:
-            if len(self._dollar) < _MAX_UNQUOTED_REF and self._extends_dollar(char):
-                self._dollar += char
+        if call.dollar is not None:
+            if len(call.dollar) < _MAX_UNQUOTED_REF and self._extends_dollar(char):
+                call.dollar += char
                 return
             self._flush_dollar()
-        if self._quote is not None:
+        if call.quote is not None:
             self._string_char(char)
         elif char == "\n":
-            self._comment = False
-            self._mode, self._look, self._look_from = _Mode.LOOKAHEAD, [], len(self._raw)
+            call.comment = False
+            self._mode, self._look, self._look_from = _Mode.LOOKAHEAD, [], len(call.raw)
             self._look_colon = False
-        elif self._comment:
+        elif call.comment:
             return
         elif char == "#":
-            self._comment = True
+            call.comment = True
         elif char == "$":
-            self._dollar = char
+            call.dollar = char
         elif char in "'\"":
             self._open_string(char, triple=False)
-        elif char == ")" and not self._brackets:
-            if self._tool == JOIN:
-                self._join(self._idx, "".join(self._text), self._task_thought)
+        elif char == ")" and not call.brackets:
+            if call.tool == JOIN:
+                self._join(call.idx, "".join(call.text), call.thought)
             else:
                 self._mode, self._trail = _Mode.TRAIL, []
         else:
-            self._text.append(char)
+            call.text.append(char)
             if char in _OPENERS:
-                self._brackets.append(char)
-            elif char in ")]}" and self._brackets:
-                self._brackets.pop()
+                call.brackets.append(char)
+            elif char in ")]}" and call.brackets:
+                call.brackets.pop()
 
     def _open_string(self, quote: str, *, triple: bool) -> None:
-        self._text.append(quote)
-        self._quote, self._triple, self._escape, self._run = quote, triple, False, 0
-        self._string_start = len(self._text)
+        call = self._call
+        call.text.append(quote)
+        call.quote, call.triple, call.escape, call.run = quote, triple, False, 0
+        call.string_start = len(call.text)
 
     def _string_char(self, char: str) -> None:
         """A string is opaque until it closes: no line inside it is a task or the plan's end."""
-        empty = len(self._text) == self._string_start
-        if char == "\n" and not self._triple and not self._escape:
-            self._text.append("\\n")  # lenient: a raw newline inside a one-line literal
-            self._run = 0
+        call = self._call
+        empty = len(call.text) == call.string_start
+        if char == "\n" and not call.triple and not call.escape:
+            call.text.append("\\n")  # lenient: a raw newline inside a one-line literal
+            call.run = 0
             return
-        self._text.append(char)
-        if self._escape:
-            self._escape = False
+        call.text.append(char)
+        if call.escape:
+            call.escape = False
         elif char == "\\":
-            self._escape, self._run = True, 0
-        elif char != self._quote:
-            self._run = 0
-        elif not self._triple:
-            self._quote, self._maybe_triple = None, empty
+            call.escape, call.run = True, 0
+        elif char != call.quote:
+            call.run = 0
+        elif not call.triple:
+            call.quote, call.maybe_triple = None, empty
         else:
-            self._run += 1
-            if self._run == 3:
-                self._quote = None
+            call.run += 1
+            if call.run == 3:
+                call.quote = None
 
     def _extends_dollar(self, char: str) -> bool:
         """Whether `char` continues an unquoted reference: `$N`, `${N}`, then a field path
         (`.name`, `[0]`), so that `$1.celsius` reads as `"$1.celsius"`."""
-        return _UNQUOTED_REF_PREFIX.fullmatch((self._dollar or "") + char) is not None
+        return _UNQUOTED_REF_PREFIX.fullmatch((self._call.dollar or "") + char) is not None
 
     def _flush_dollar(self) -> None:
         """Quote an unquoted `$N` / `${N}` (lenient for models that forget the quotes)."""
-        token, self._dollar = self._dollar or "", None
+        call = self._call
+        token, call.dollar = call.dollar or "", None
         match = _UNQUOTED_REF.match(token)
         if match is None:
-            self._text.append(token)
+            call.text.append(token)
         else:  # a trailing `.` or `[` that led nowhere is text again
-            self._text.append(f'"{match.group(0)}"{token[match.end() :]}')
+            call.text.append(f'"{match.group(0)}"{token[match.end() :]}')
 
     def _lookahead_char(self, char: str) -> None:
         """A newline inside brackets continues the call, unless the next line starts a task,
@@ -418,7 +374,7 @@ class PlanParser:
     def _continue_call(self) -> None:
         """The line after a newline belongs to the call: take the newline, replay the line."""
         line, self._look = self._look, []
-        self._text.append("\n")
+        self._call.text.append("\n")
         self._mode = _Mode.CALL
         for queued in line:
             self._step(queued)
@@ -426,7 +382,7 @@ class PlanParser:
     def _terminate_call(self) -> None:
         """The next line starts something else: the open call fails, the line is read anew."""
         line, self._look = self._look, []
-        del self._raw[self._look_from :]
+        del self._call.raw[self._look_from :]
         self._fail_call(NOT_CLOSED)
         if self._mode is _Mode.ENDED:
             return
@@ -439,167 +395,33 @@ class PlanParser:
     def _end_task_line(self) -> None:
         """A task is exactly one call on its line: anything but a comment after its `)`
         makes the whole line a note (`send(...) only if $3 is late` must not run)."""
+        call = self._call
         self._mode = _Mode.IDLE
         trail = "".join(self._trail)
         if _TRAIL_OK.fullmatch(trail):
-            assert self._idx is not None  # only `join` may come without a number
+            assert call.idx is not None  # only `join` may come without a number
             self._out.append(
-                self._build(self._idx, self._tool, "".join(self._text), self._task_thought)
+                self._checker.task(call.idx, call.tool, "".join(call.text), call.thought)
             )
             return
-        self._notes.append("".join(self._raw).strip())
-        self._thought = self._task_thought  # the thought stays for the next task
+        self._notes.append("".join(call.raw).strip())
+        self._thought = call.thought  # the thought stays for the next task
         if _END in trail:  # (inside the call's strings it is text)
             self._join(None)
 
     def _fail_call(self, reason: str) -> None:
         """The call was not written whole: record it as a task error (the joiner sees it)."""
-        if self._dollar is not None:
+        call = self._call
+        if call.dollar is not None:
             self._flush_dollar()
-        if self._tool == JOIN:
-            self._join(self._idx, "", self._task_thought)
+        if call.tool == JOIN:
+            self._join(call.idx, "", call.thought)
             return
-        assert self._idx is not None
-        text = "".join(self._text)
-        if self._quote is not None:
-            text += self._quote * (3 if self._triple else 1)
-        text += "".join(_OPENERS[b] for b in reversed(self._brackets))
-        task = self._build(self._idx, self._tool, text, self._task_thought)
+        assert call.idx is not None
+        task = self._checker.task(call.idx, call.tool, call.closed_text(), call.thought)
         error = reason if task.error is None else f"{reason}; {task.error}"
         self._out.append(dataclasses.replace(task, error=error))
         self._mode = _Mode.IDLE
-
-    # -- static checks ---------------------------------------------------------------------
-
-    def _build(self, idx: int, tool: str, text: str, thought: str | None) -> Task:
-        errors: list[str] = []
-        if idx in self._earlier:
-            errors.append(f"duplicate index {idx}")
-        elif idx < self._top:
-            errors.append(f"index {idx} does not increase (an earlier task has index {self._top})")
-        signature = self._signatures.get(tool)
-        if signature is None:
-            known_tools = ", ".join(sorted(self._signatures)) or "none"
-            errors.append(f"unknown tool '{tool}' (known tools: {known_tools})")
-
-        positional, keywords, parse_errors = _parse_arguments(text)
-        errors.extend(parse_errors)
-        args: dict[str, Any] = {}
-        if not parse_errors:
-            args, bind_errors = _bind(tool, signature, positional, keywords)
-            errors.extend(bind_errors)
-        values = [*positional, *(value for _, value in keywords)]
-        refs, ref_errors = find_references(values, self._earlier)
-        errors.extend(ref_errors)
-
-        self._plan_indices.append(idx)
-        self._earlier.add(idx)
-        self._top = max(self._top, idx)
-        if self._max_tasks is not None and len(self._plan_indices) > self._max_tasks:
-            errors = [f"plan exceeds max_tasks_per_plan ({self._max_tasks})"]
-        return Task(
-            idx=idx,
-            tool=tool,
-            args=args,
-            deps=sorted(refs),
-            thought=thought,
-            error="; ".join(errors) or None,
-        )
-
-
-def _parse_arguments(text: str) -> tuple[list[Any], list[tuple[str, Any]], list[str]]:
-    """Literal values of the call's arguments, via `ast` only (never eval)."""
-    code = f"_({text})"
-    try:
-        with warnings.catch_warnings():  # models write odd escapes ("\("); not our warning
-            warnings.simplefilter("ignore")
-            call = ast.parse(code, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
-        return [], [], [f"cannot parse the arguments ({reason})"]
-    if not isinstance(call, ast.Call):
-        return [], [], ["cannot parse the arguments (not a single call)"]
-    positional: list[Any] = []
-    keywords: list[tuple[str, Any]] = []
-    errors: list[str] = []
-    nodes: list[tuple[str | None, ast.expr]] = [(None, node) for node in call.args]
-    for keyword in call.keywords:
-        if keyword.arg is None:
-            errors.append(f"argument unpacking (**{_source(code, keyword.value)}) is not supported")
-        else:
-            nodes.append((keyword.arg, keyword.value))
-    for name, node in nodes:
-        if isinstance(node, ast.Starred):
-            errors.append(f"argument unpacking ({_source(code, node)}) is not supported")
-            continue
-        try:
-            value = ast.literal_eval(node)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            errors.append(f"argument {_source(code, node)} is not a Python literal")
-            continue
-        try:
-            value = _json_value(value)
-        except TypeError as exc:
-            errors.append(
-                f"argument {_source(code, node)} is not JSON data ({exc} is not supported)"
-            )
-            continue
-        if name is None:
-            positional.append(value)
-        else:
-            keywords.append((name, value))
-    return positional, keywords, errors
-
-
-def _json_value(value: Any) -> Any:
-    """`value` with tuples as lists, so args are plain JSON data for state, events and resumes.
-
-    Raises TypeError naming what JSON cannot hold (sets, bytes, complex numbers, tuple keys).
-    """
-    if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {_json_key(key): _json_value(item) for key, item in value.items()}
-    if value is None or isinstance(value, str | int | float):
-        return value
-    raise TypeError(f"a {type(value).__name__} value")
-
-
-def _json_key(key: Any) -> Any:
-    if key is None or isinstance(key, str | int | float):
-        return key
-    raise TypeError(f"a {type(key).__name__} dict key")
-
-
-def _bind(
-    tool: str,
-    signature: tuple[tuple[str, ...], frozenset[str]] | None,
-    positional: list[Any],
-    keywords: list[tuple[str, Any]],
-) -> tuple[dict[str, Any], list[str]]:
-    """Arguments by parameter name, like a Python call would bind them."""
-    if signature is None:  # unknown tool: positional arguments keep their place as a name
-        return {**{f"arg{i}": value for i, value in enumerate(positional, 1)}, **dict(keywords)}, []
-    params, required = signature
-    errors: list[str] = []
-    if len(positional) > len(params):
-        errors.append(
-            f"{tool} takes {len(params)} positional argument(s) but {len(positional)} were given"
-        )
-    args = dict(zip(params, positional, strict=False))
-    for name, value in keywords:
-        if name in args:
-            errors.append(f"{tool} got multiple values for argument '{name}'")
-            continue
-        if name not in params:
-            errors.append(
-                f"{tool} has no parameter '{name}' (parameters: {', '.join(params) or 'none'})"
-            )
-        args[name] = value
-    missing = [name for name in params if name in required and name not in args]
-    if missing:
-        errors.append(f"{tool} is missing required argument(s): {', '.join(missing)}")
-    return args, errors
 
 
 def parse_plan(

@@ -28,6 +28,7 @@ from agent.live_round import (
     live_round,
     restored_writes,
     round_key,
+    step_checkpoint,
 )
 from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.output_cap import OutputCap
@@ -212,7 +213,7 @@ def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, example
         record = RoundRecord(
             round=round_,
             question_id=question_id(state),
-            turn_id=turn_id(state),
+            turn_id=turn_id(state, step_checkpoint(runtime)),
             join_idx=plan[-1].idx,
             final=plan[-1].args.get("final") if ctx.direct_answers else None,
             plan_error=output["error"],

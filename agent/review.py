@@ -20,7 +20,8 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 from langgraph.types import interrupt
 
-from agent.plan import Task, parse_plan
+from agent.plan import parse_plan
+from agent.task import Task
 
 Verdict = Literal["approved", "edited", "rejected"]
 

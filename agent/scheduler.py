@@ -38,6 +38,7 @@ from agent.live_round import (
     live_round,
     restored_writes,
     round_key,
+    step_checkpoint,
 )
 from agent.placement import (
     idempotency_key_bound,
@@ -46,7 +47,7 @@ from agent.placement import (
     prepare,
     run_placed,
 )
-from agent.plan import Task, read_plan
+from agent.plan import read_plan
 from agent.references import resolve_references
 from agent.results import to_stored
 from agent.review import review_plan
@@ -59,6 +60,7 @@ from agent.state import (
     turn_id,
     turn_tasks,
 )
+from agent.task import Task
 from agent.usage import UsageMeter, current_callbacks, metered
 
 
@@ -358,7 +360,7 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
             tool = tools.get(record["tool"])  # None for a call of an unknown tool
             if record["status"] == "done" and not record["deps"] and tool and is_pure(tool):
                 live.outcomes.remember_call(call_key(record["tool"], record["args"]), record["idx"])
-        turn_key = idempotency_prefix(runtime, turn_id(state))
+        turn_key = idempotency_prefix(runtime, turn_id(state, step_checkpoint(runtime)))
         dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})
         update: dict[str, Any] = {"review": None}
         planned_tasks = _planned_tasks(live, [r["idx"] for r in earlier])

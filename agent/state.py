@@ -13,8 +13,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from agent.plan import Task
 from agent.results import stored_args
+from agent.task import Task
 from agent.usage import Usage
 
 TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
@@ -160,16 +160,16 @@ def question_id(state: State) -> str | None:
     return message.id if message is not None else None
 
 
-def turn_id(state: State) -> str | None:
-    """What names this turn in tool calls' idempotency keys: the id of the conversation's
-    last message when the turn started, kept by the turn's rounds.
+def turn_id(state: State, step_checkpoint: str) -> str | None:
+    """What names this turn in tool calls' idempotency keys: the checkpoint its first step
+    started from (`step_checkpoint` when a turn starts here), kept by the turn's rounds.
 
-    Every turn ends by appending its answer, so a turn that starts without a new human
-    message (an appended AI message, an empty input) still gets a name of its own, and a
-    backend that deduplicates by key never drops a real second call. A resumed step reads
-    the same state, so the name is stable across a crash.
+    A killed run resumes from that same checkpoint, so its calls keep their keys; every new
+    turn starts from a checkpoint of its own, even with no new human message (an appended AI
+    message, an empty input), and so does a fork (a past state edited in Studio), so a
+    backend that deduplicates by key never drops a real second call.
     """
     if continues_turn(state):
         last = state.rounds[-1]
         return last.get("turn_id", last["question_id"])
-    return state.messages[-1].id if state.messages else None
+    return step_checkpoint

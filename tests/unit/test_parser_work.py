@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import agent.plan
+import agent.plan_checks
 from agent.plan import PlanParser, Task
 from tests.helpers import math, search
 
@@ -66,14 +67,18 @@ def _stream(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Task], Cou
             return call
 
         patch.setattr(
-            agent.plan,
-            "_parse_arguments",
-            counting("ast", agent.plan._parse_arguments, lambda text: len(text)),
+            agent.plan_checks,
+            "parse_arguments",
+            counting("ast", agent.plan_checks.parse_arguments, lambda text: len(text)),
         )
         patch.setattr(
-            agent.plan,
+            agent.plan_checks,
             "find_references",
-            counting("references", agent.plan.find_references, lambda values, *_: len(str(values))),
+            counting(
+                "references",
+                agent.plan_checks.find_references,
+                lambda values, *_: len(str(values)),
+            ),
         )
         patch.setattr(PlanParser, "_step", counting("steps", PlanParser._step, lambda *_: 1))
         parser = PlanParser([search, math])
