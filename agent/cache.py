@@ -16,16 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.tools import BaseTool
 from langgraph.store.base import BaseStore
 
 NAMESPACE = ("llmcompiler", "tool_results")
 logger = logging.getLogger(__name__)
-
-
-def cache_ttl_s(tool: BaseTool) -> float | None:
-    ttl = (tool.metadata or {}).get("cache_ttl_s")
-    return float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from agent.planner import make_planner
 from agent.prompts import DEFAULT_EXAMPLES
 from agent.scheduler import make_scheduler
 from agent.state import InputState, OutputState, State
-from agent.toolset import ToolLike, named_tools
+from agent.toolset import ToolLike, Toolset
 
 
 def create_llm_compiler(
@@ -43,13 +43,13 @@ def create_llm_compiler(
     ones that use your tools. `store` holds the cross-run result cache of tools marked
     `metadata={"cache_ttl_s": ...}` (the dev server and LangGraph Server bring their own).
     """
-    named = named_tools(tools)
+    toolset = Toolset(tools)  # names, signatures and traits, worked out once
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("planner", make_planner(named, planner, examples))
-    builder.add_node("scheduler", make_scheduler(named))
-    builder.add_node("joiner", make_joiner(joiner, planner, tuple(named)))
+    builder.add_node("planner", make_planner(toolset, planner, examples))
+    builder.add_node("scheduler", make_scheduler(toolset))
+    builder.add_node("joiner", make_joiner(joiner, planner, tuple(toolset)))
     builder.add_edge(START, "planner")
     builder.add_edge(START, "scheduler")
     builder.add_edge(["planner", "scheduler"], "joiner")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
@@ -22,6 +21,7 @@ from agent.context import Context
 from agent.handoff import PlanHandoff
 from agent.outcomes import Outcomes
 from agent.task import Task
+from agent.toolset import Toolset
 
 
 @dataclass
@@ -29,7 +29,7 @@ class LiveRound:
     """The hand-off, the outcome futures, and what caps and tracks the running tool calls."""
 
     key: str
-    tools: Mapping[str, BaseTool]
+    tools: Toolset
     context: Context
     handoff: PlanHandoff = field(default_factory=PlanHandoff)
     outcomes: Outcomes = field(default_factory=Outcomes)
@@ -123,7 +123,7 @@ def idempotency_prefix(runtime: Runtime[Context], turn_id: str | None) -> str:
     return f"{thread}|{namespace}|{turn_id}"
 
 
-def join_round(key: str, tools: Mapping[str, BaseTool], context: Context) -> LiveRound:
+def join_round(key: str, tools: Toolset, context: Context) -> LiveRound:
     """Join (or open) the live round of `key`; pair every call with `leave_round`."""
     live = _rounds.get(key)
     if live is None:

@@ -13,7 +13,6 @@ from typing import Any, NotRequired, TypedDict
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
@@ -44,6 +43,7 @@ from agent.state import (
     turn_rounds,
     turn_tasks,
 )
+from agent.toolset import Toolset
 from agent.usage import Usage, UsageMeter, current_callbacks, metered, no_usage
 
 
@@ -156,7 +156,7 @@ stream_plan_task = task(stream_plan)
 from the plain function so LangGraph can cache the task's runnable)."""
 
 
-def make_planner(tools: Mapping[str, BaseTool], model: ModelSpec | None, examples: str) -> Any:
+def make_planner(tools: Toolset, model: ModelSpec | None, examples: str) -> Any:
     """Build the planner node for a fixed tool set and (optional) fixed model."""
 
     async def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from langgraph.types import interrupt
 
 from agent.plan import parse_plan
 from agent.task import Task
+from agent.toolset import Toolset
 
 Verdict = Literal["approved", "edited", "rejected"]
 
@@ -48,7 +48,7 @@ def render_plan(tasks: Sequence[Task]) -> str:
 def review_plan(
     tasks: Sequence[Task],
     round_: int,
-    tools: Mapping[str, BaseTool],
+    tools: Toolset,
     *,
     known: Iterable[int],
     max_tasks: int,

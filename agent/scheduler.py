@@ -27,7 +27,7 @@ from langgraph.func import task
 from langgraph.runtime import Runtime
 
 from agent import events
-from agent.cache import ResultCache, cache_ttl_s
+from agent.cache import ResultCache
 from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
 from agent.live_round import (
@@ -61,6 +61,7 @@ from agent.state import (
     turn_tasks,
 )
 from agent.task import Task
+from agent.toolset import Toolset
 from agent.usage import UsageMeter, current_callbacks, metered
 
 
@@ -72,16 +73,6 @@ def _with_usage(record: TaskRecord, meter: UsageMeter) -> TaskRecord:
     """`record` with the LLM calls its tool made, if any: they cost the same whether the tool
     then succeeded, raised or timed out."""
     return {**record, "usage": meter.usage} if meter.usage["calls"] else record
-
-
-def is_pure(tool: BaseTool) -> bool:
-    """Declared free of side effects: same arguments, same result (`metadata={"pure": True}`)."""
-    return bool((tool.metadata or {}).get("pure"))
-
-
-def is_parallel_safe(tool: BaseTool) -> bool:
-    """False for tools declaring `metadata={"parallel": False}` (e.g. stateful sessions)."""
-    return (tool.metadata or {}).get("parallel", True) is not False
 
 
 def call_key(tool: str, args: Mapping[str, Any]) -> str:
@@ -182,13 +173,14 @@ async def _run(
     if serial_after is not None:
         await live.outcomes.of(serial_after)
     call = call_key(tool.name, args)
-    if ctx.dedupe_calls and is_pure(tool):
+    traits = live.tools.traits(record["tool"])
+    if ctx.dedupe_calls and traits.pure:
         earlier = await live.outcomes.same_call(call, record["idx"])
         if earlier is not None:
             return _finish(
                 record, "done", result=earlier["result"], deduplicated_from=earlier["idx"]
             )
-    ttl = cache_ttl_s(tool)
+    ttl = traits.cache_ttl_s
     cache = live.cache if ctx.cache_results and ttl is not None else None
     if cache is not None and ttl is not None:
         hit = await cache.lookup(tool.name, call, ttl)
@@ -285,7 +277,7 @@ class _Dispatcher:
             return
         record = new_record(planned, self.round_)
         serial_after = None
-        if planned.error is None and not is_parallel_safe(self.live.tools[planned.tool]):
+        if planned.error is None and not self.live.tools.traits(planned.tool).parallel:
             serial_after = self.last_call.get(planned.tool)
             self.last_call[planned.tool] = planned.idx
         future = call_tool_task(self.key, record, f"{self.turn_key}|{planned.idx}", serial_after)
@@ -344,7 +336,7 @@ async def _planned_tasks(live: LiveRound, known: list[int]) -> AsyncIterator[Tas
         yield planned
 
 
-def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
+def make_scheduler(tools: Toolset) -> Any:
     """Build the scheduler node for a fixed tool set."""
 
     async def scheduler(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -357,8 +349,8 @@ def make_scheduler(tools: Mapping[str, BaseTool]) -> Any:
         earlier = turn_tasks(state)
         for record in earlier:  # later rounds may reference (and reuse) earlier results
             live.outcomes.settle(record)
-            tool = tools.get(record["tool"])  # None for a call of an unknown tool
-            if record["status"] == "done" and not record["deps"] and tool and is_pure(tool):
+            pure = tools.traits(record["tool"]).pure  # False for a tool no longer there
+            if record["status"] == "done" and not record["deps"] and pure:
                 live.outcomes.remember_call(call_key(record["tool"], record["args"]), record["idx"])
         turn_key = idempotency_prefix(runtime, turn_id(state, step_checkpoint(runtime)))
         dispatcher = _Dispatcher(live, key, turn_key, round_, {r["idx"] for r in earlier})

@@ -57,17 +57,16 @@ async def test_second_run_on_another_thread_hits_the_cache() -> None:
 async def test_expired_entries_and_disabled_cache_run_the_tool() -> None:
     CALLS.clear()
     plan = '1. weather("Rome")\n2. join()'
-    graph, *_ = scripted_graph(
-        [weather], [plan] * 3, ["Action: Finish(x)"] * 3, store=InMemoryStore()
-    )
+    store = InMemoryStore()
+    graph, *_ = scripted_graph([weather], [plan] * 2, ["Action: Finish(x)"] * 2, store=store)
     await run_graph(graph, "q")
     await run_graph(graph, "q", context=Context(cache_results=False))
-    weather.metadata = {"pure": True, "cache_ttl_s": 0.05}
-    try:
-        await asyncio.sleep(0.1)
-        await run_graph(graph, "q")
-    finally:
-        weather.metadata = {"pure": True, "cache_ttl_s": 60}
+    # Traits are read when the graph is built: a graph over a short-lived copy of the tool
+    # shares the store, and finds the entry expired.
+    short = weather.model_copy(update={"metadata": {"pure": True, "cache_ttl_s": 0.05}})
+    graph, *_ = scripted_graph([short], [plan], ["Action: Finish(x)"], store=store)
+    await asyncio.sleep(0.1)
+    await run_graph(graph, "q")
     assert CALLS == ["Rome", "Rome", "Rome"]
 
 
