@@ -83,8 +83,8 @@ class Block:
         """The code, preceded by blank lines so that line numbers are the guide's own."""
         return "\n" * self.line + self.code
 
-    def compiled(self) -> types.CodeType:
-        return compile(self.source(), str(GUIDE), "exec")
+    def compiled(self, guide: Path) -> types.CodeType:
+        return compile(self.source(), str(guide), "exec")
 
 
 def _slug(heading: str) -> str:
@@ -149,18 +149,23 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_block(
-    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    block: Block,
+    opening: Block,
+    guide: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> str:
-    """Run `block` in a fresh module, after the opening program unless it is that program;
-    return what the block itself printed."""
+    """Run `block` of `guide` in a fresh module, after the `opening` program unless it is that
+    program; return what the block itself printed. (Also runs docs/langgraph.md's debugging
+    recipes: `test_studio_debugging.py`.)"""
     # A real module in sys.modules, as for a script: dataclasses and type hints look it up.
-    module = types.ModuleType("customization_guide")
-    module.__file__ = str(GUIDE)
+    module = types.ModuleType(f"{guide.stem}_guide")
+    module.__file__ = str(guide)
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    if block.section != OPENING:
-        exec(RUNNABLE[0].compiled(), module.__dict__)
+    if block is not opening:
+        exec(opening.compiled(guide), module.__dict__)
         capsys.readouterr()
-    exec(block.compiled(), module.__dict__)
+    exec(block.compiled(guide), module.__dict__)
     return capsys.readouterr().out
 
 
@@ -186,7 +191,7 @@ def test_guide_block_runs_offline_and_prints_what_the_guide_shows(
     block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert block.output is not None, f"line {block.line}: no ```text output block follows"
-    printed = run_block(block, monkeypatch, capsys)
+    printed = run_block(block, RUNNABLE[0], GUIDE, monkeypatch, capsys)
     assert printed == block.output
     for fact in KEY_FACTS.get(block.section, []):
         assert fact in printed
