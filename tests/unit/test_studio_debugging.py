@@ -25,14 +25,7 @@ from langgraph_sdk import get_client
 
 from agent import create_llm_compiler
 from llmcompiler_scripted import ScriptedChatModel
-from tests.unit.test_customization_guide import (  # the same runner, and its offline fixture
-    NO_RUN,
-    RUN,
-    Block,
-    offline,  # noqa: F401
-    read_blocks,
-    run_block,
-)
+from tests.helpers import NO_RUN, RUN, Block, read_blocks, run_block
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "langgraph.md"
 HEADING = "## Debugging: interrupt, edit, replay, fork"
