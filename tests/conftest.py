@@ -10,6 +10,8 @@ Plain helpers (scripted graphs, event recording) live in `tests/helpers.py`.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -49,3 +51,17 @@ def openai_server(
             return servers.enter_context(ScriptedOpenAIServer(respond=respond, timing=timing))
 
         yield start
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model settings or tracing from the environment, and no network connections."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "LLMCOMPILER_", "LANGSMITH_", "LANGCHAIN_")):
+            monkeypatch.delenv(name)
+
+    def refuse(self: socket.socket, *args: Any) -> Any:
+        raise OSError("documentation code blocks must run offline")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)

@@ -1,5 +1,6 @@
 """Shared helpers: run a graph and collect its custom events in arrival order; wait for a
-condition instead of sleeping; read what a checkpoint recorded; kill a run and resume it."""
+condition instead of sleeping; read what a checkpoint recorded; kill a run and resume it; run
+a documentation page's code blocks as written."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import asyncio
 import contextlib
 import inspect
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+import types
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import pytest
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.tools import BaseTool, tool
@@ -309,3 +313,89 @@ def kill_mid_run_and_resume(target: str, journal: Path, thread: str) -> dict[str
     assert starts["start slow"] == 2  # interrupted, so it ran again
     assert_each_result_with_its_task(result)
     return result
+
+
+# Documentation code blocks. A guide's ```python blocks run, each in a fresh module, after the
+# guide's opening program (which the others continue); ```python no-run blocks need something a
+# test cannot provide and are only compiled. A block's output is the ```text block after it.
+RUN = "python"
+NO_RUN = "python no-run"
+
+
+@dataclass(frozen=True)
+class Block:
+    id: str
+    section: str
+    info: str
+    code: str
+    line: int  # 1-based line of the opening fence
+    output: str | None  # the ```text block right after it, if any
+
+    def source(self) -> str:
+        """The code, preceded by blank lines so that line numbers are the guide's own."""
+        return "\n" * self.line + self.code
+
+    def compiled(self, guide: Path) -> types.CodeType:
+        return compile(self.source(), str(guide), "exec")
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
+
+
+def read_blocks(text: str) -> list[Block]:
+    """Every fenced block with the heading it sits under and, for code, its output block."""
+    fenced: list[tuple[str, str, str, int, int]] = []  # section, info, body, start, end
+    section = ""
+    opened: tuple[str, int, list[str]] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if opened is None:
+            if line.startswith("```"):
+                opened = (line[3:].strip(), number, [])
+            elif line.startswith("#"):
+                section = _slug(line.lstrip("#"))
+        elif line.startswith("```"):
+            info, start, collected = opened
+            fenced.append((section, info, "".join(f"{c}\n" for c in collected), start, number))
+            opened = None
+        else:
+            opened[2].append(line)
+    assert opened is None, f"unclosed fence at line {opened[1]}"
+
+    blocks: list[Block] = []
+    seen: dict[str, int] = {}
+    lines = text.splitlines()
+    for i, (section, info, body, start, end) in enumerate(fenced):
+        if info.split()[:1] != ["python"]:
+            continue
+        output = None
+        if i + 1 < len(fenced):
+            _, next_info, next_body, next_start, _ = fenced[i + 1]
+            between = lines[end : next_start - 1]
+            if next_info == "text" and not any(line.strip() for line in between):
+                output = next_body
+        name = section if info == RUN else f"{section}-{info.split()[-1]}"
+        seen[name] = seen.get(name, 0) + 1
+        block_id = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        blocks.append(Block(block_id, section, info, body, start, output))
+    return blocks
+
+
+def run_block(
+    block: Block,
+    opening: Block,
+    guide: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> str:
+    """Run `block` of `guide` in a fresh module, after the `opening` program unless it is that
+    program; return what the block itself printed."""
+    # A real module in sys.modules, as for a script: dataclasses and type hints look it up.
+    module = types.ModuleType(f"{guide.stem}_guide")
+    module.__file__ = str(guide)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    if block is not opening:
+        exec(opening.compiled(guide), module.__dict__)
+        capsys.readouterr()
+    exec(block.compiled(guide), module.__dict__)
+    return capsys.readouterr().out

@@ -13,20 +13,13 @@ Blocks fenced ```python no-run are not executed: the MCP recipe needs an MCP ser
 from __future__ import annotations
 
 import ast
-import os
-import re
-import socket
-import sys
-import types
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.helpers import NO_RUN, RUN, Block, read_blocks, run_block
+
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "customization.md"
-RUN = "python"
-NO_RUN = "python no-run"
 OPENING = "the-opening-program"
 
 KEY_FACTS: dict[str, list[str]] = {
@@ -70,98 +63,9 @@ NO_RUN_SECTIONS = {"1-add-a-tool"}
 """Sections that must keep a `no-run` block (the MCP example)."""
 
 
-@dataclass(frozen=True)
-class Block:
-    id: str
-    section: str
-    info: str
-    code: str
-    line: int  # 1-based line of the opening fence
-    output: str | None  # the ```text block right after it, if any
-
-    def source(self) -> str:
-        """The code, preceded by blank lines so that line numbers are the guide's own."""
-        return "\n" * self.line + self.code
-
-    def compiled(self) -> types.CodeType:
-        return compile(self.source(), str(GUIDE), "exec")
-
-
-def _slug(heading: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
-
-
-def read_blocks(text: str) -> list[Block]:
-    """Every fenced block with the heading it sits under and, for code, its output block."""
-    fenced: list[tuple[str, str, str, int, int]] = []  # section, info, body, start, end
-    section = ""
-    opened: tuple[str, int, list[str]] | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if opened is None:
-            if line.startswith("```"):
-                opened = (line[3:].strip(), number, [])
-            elif line.startswith("#"):
-                section = _slug(line.lstrip("#"))
-        elif line.startswith("```"):
-            info, start, collected = opened
-            fenced.append((section, info, "".join(f"{c}\n" for c in collected), start, number))
-            opened = None
-        else:
-            opened[2].append(line)
-    assert opened is None, f"unclosed fence at line {opened[1]}"
-
-    blocks: list[Block] = []
-    seen: dict[str, int] = {}
-    lines = text.splitlines()
-    for i, (section, info, body, start, end) in enumerate(fenced):
-        if info.split()[:1] != ["python"]:
-            continue
-        output = None
-        if i + 1 < len(fenced):
-            _, next_info, next_body, next_start, _ = fenced[i + 1]
-            between = lines[end : next_start - 1]
-            if next_info == "text" and not any(line.strip() for line in between):
-                output = next_body
-        name = section if info == RUN else f"{section}-{info.split()[-1]}"
-        seen[name] = seen.get(name, 0) + 1
-        block_id = name if seen[name] == 1 else f"{name}-{seen[name]}"
-        blocks.append(Block(block_id, section, info, body, start, output))
-    return blocks
-
-
 BLOCKS = read_blocks(GUIDE.read_text(encoding="utf-8"))
 RUNNABLE = [block for block in BLOCKS if block.info == RUN]
 NOT_RUN = [block for block in BLOCKS if block.info == NO_RUN]
-
-
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No model settings or tracing from the environment, and no network connections."""
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "LLMCOMPILER_", "LANGSMITH_", "LANGCHAIN_")):
-            monkeypatch.delenv(name)
-
-    def refuse(self: socket.socket, *args: Any) -> Any:
-        raise OSError("the customization guide must run offline")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-
-
-def run_block(
-    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> str:
-    """Run `block` in a fresh module, after the opening program unless it is that program;
-    return what the block itself printed."""
-    # A real module in sys.modules, as for a script: dataclasses and type hints look it up.
-    module = types.ModuleType("customization_guide")
-    module.__file__ = str(GUIDE)
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    if block.section != OPENING:
-        exec(RUNNABLE[0].compiled(), module.__dict__)
-        capsys.readouterr()
-    exec(block.compiled(), module.__dict__)
-    return capsys.readouterr().out
 
 
 def test_guide_keeps_the_opening_program_and_every_runnable_recipe() -> None:
@@ -186,7 +90,7 @@ def test_guide_block_runs_offline_and_prints_what_the_guide_shows(
     block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert block.output is not None, f"line {block.line}: no ```text output block follows"
-    printed = run_block(block, monkeypatch, capsys)
+    printed = run_block(block, RUNNABLE[0], GUIDE, monkeypatch, capsys)
     assert printed == block.output
     for fact in KEY_FACTS.get(block.section, []):
         assert fact in printed
