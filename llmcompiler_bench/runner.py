@@ -161,6 +161,7 @@ async def run_item(
         n_tasks=len(item.tasks),
         profile=profile,
         variant=variant.name if variant is not None else None,
+        question=item.question,
     )
     table = call_table(item.tasks)
     for span in record.tools:  # ReAct's calls carry no task index: find it by the call
