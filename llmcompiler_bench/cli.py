@@ -153,6 +153,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         quick=args.quick,
         persona=args.persona,
+        http=bool(getattr(args, "peers", False)),
     )
 
 
