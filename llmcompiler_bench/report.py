@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcompiler_bench.optimizations import OPTIMIZATIONS, Effect, OptimizationSummary
-from llmcompiler_bench.peers import NOT_PIP_INSTALLABLE, PeersResult
+from llmcompiler_bench.peers import PeersResult, missing_original
+from llmcompiler_bench.peers.registry import ORIGINAL_REPOSITORY
 from llmcompiler_bench.peers.summary import FASTER_BY, PeerSummary, skipped
 from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.published import PAPER
@@ -402,7 +403,8 @@ def peer_notes(peers: PeersResult, peer_summaries: Sequence[PeerSummary]) -> lis
         + f": {s.reason}"
         for s in peers.skips
     ]
-    lines += [f"{name} not run: {why}" for name, why in NOT_PIP_INSTALLABLE.items()]
+    if why := missing_original(peers.peers):
+        lines.append(f"{ORIGINAL_REPOSITORY} not run: {why}")
     for p in peer_summaries:
         lines += [f"{p.label} on {p.workload}, {error}" for error in p.errors]
     return lines
