@@ -27,6 +27,8 @@ _TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool
 
 
 def _type(schema):
+    if "anyOf" in schema:  # `X | None`: the parameter's optionality is written apart
+        return " | ".join(_type(s) for s in schema["anyOf"] if s.get("type") != "null")
     if schema.get("type") == "array":
         return f"list[{_type(schema.get('items') or {})}]"
     return _TYPES.get(schema.get("type"), "Any")
