@@ -36,8 +36,9 @@ bench: $(STAMP)
 
 # The benchmark with the other pip-installable LLMCompiler implementations in the same run
 # (docs/benchmark.md, "Peers"). First use installs each into .peers/<name>/.venv with $(PY) and
-# pip (PyPI needed, about a minute each); never part of `make test`. The full form:
-#   make bench-peers BENCH_PEERS_ARGS="--workload hotpotqa,movie,parallelqa,nestful"
+# pip (PyPI needed, about a minute each); never part of `make test`. The full form, with the
+# original research code from a checkout of github.com/SqueezeAILab/LLMCompiler:
+#   make bench-peers BENCH_PEERS_ARGS="--workload hotpotqa,movie,parallelqa,nestful --original ../LLMCompiler"
 BENCH_PEERS_ARGS ?= --quick
 bench-peers: $(STAMP)
 	LLMCOMPILER_PEERS_PYTHON=$(PY) $(BIN)/llmcompiler bench --peers $(BENCH_PEERS_ARGS)

@@ -1,7 +1,8 @@
 """`llmcompiler bench`: the arguments and the command (wired into `llmcompiler_cli.main`).
 
 llmcompiler bench [--quick] [--workload NAME ...] [--n N] [--repeats R] [--time-scale F]
-                  [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png] [--peers]
+                  [--profile NAME] [--seed S] [--json PATH] [--gantt PATH.png]
+                  [--peers [--original PATH]]
 llmcompiler bench --model provider:model [--base-url URL] [--n N]   # live, offline corpus
 """
 
@@ -24,6 +25,7 @@ from llmcompiler_bench.live import WORKLOADS as LIVE_WORKLOADS
 from llmcompiler_bench.live import live_payload, live_table, run_live, summarize_live
 from llmcompiler_bench.optimizations import run_optimizations, summarize_optimizations
 from llmcompiler_bench.peers import PEERS, PeersResult, run_peers
+from llmcompiler_bench.peers.registry import ORIGINAL_COMMIT, ORIGINAL_REPOSITORY, not_a_checkout
 from llmcompiler_bench.peers.summary import PeerSummary, summarize_peers
 from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.records import RunRecord
@@ -134,7 +136,16 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also run other LLMCompiler implementations on the same items, models, tools and "
         f"latencies ({', '.join(p.label for p in PEERS)}); each is installed on first use "
-        "into a venv of its own under .peers/ (needs python3.11 and PyPI)",
+        "into a venv of its own under .peers/ (needs python3.11 and PyPI); ours runs over HTTP "
+        "too, the peers' path",
+    )
+    parser.add_argument(
+        "--original",
+        type=Path,
+        metavar="PATH",
+        help="with --peers: also run the original research code from this checkout of "
+        f"github.com/{ORIGINAL_REPOSITORY} (commit {ORIGINAL_COMMIT}), unmodified, in a venv "
+        "built from its requirements.txt",
     )
 
 
@@ -153,6 +164,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         quick=args.quick,
         persona=args.persona,
+        http=bool(getattr(args, "peers", False)),
     )
 
 
@@ -170,6 +182,11 @@ def _problem(args: argparse.Namespace) -> str | None:
         return "the corpus workload is live-only: give --model (and --base-url)"
     if args.model and getattr(args, "peers", False):
         return "--peers runs with the simulated models only (not with --model)"
+    if getattr(args, "original", None) is not None:
+        if not getattr(args, "peers", False):
+            return "--original names a peer: give --peers too"
+        if why := not_a_checkout(args.original):
+            return why
     if args.model:
         try:
             check_model(args.model, base_url=args.base_url)
@@ -218,7 +235,9 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
             records = await run_simulated(settings, progress)
             optimization_records = await run_optimizations(settings, progress)
             if getattr(args, "peers", False):
-                peers = await run_peers(settings, progress=status.update)
+                peers = await run_peers(
+                    settings, progress=status.update, checkout=getattr(args, "original", None)
+                )
     if args.model:
         header(console, settings, live=args.model)
         console.print(live_table(summarize_live(records, LIVE_SYSTEMS)))

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from llmcompiler_bench.optimizations import OptimizationSummary
-from llmcompiler_bench.peers import NOT_PIP_INSTALLABLE, PeerRun, PeersResult
+from llmcompiler_bench.peers import PeerRun, PeersResult, missing_original
+from llmcompiler_bench.peers.registry import ORIGINAL_REPOSITORY
 from llmcompiler_bench.peers.summary import PeerSummary
 from llmcompiler_bench.published import PAPER
 from llmcompiler_bench.records import RunRecord
@@ -41,13 +42,18 @@ def peers_payload(peers: PeersResult, summaries: Sequence[PeerSummary]) -> dict[
     """The peers: what each is and how it was installed, its runs, summaries and skips."""
     return {
         "peers": {
-            peer.name: {"label": peer.label, "requirement": peer.requirement}
+            peer.name: {
+                "label": peer.label,
+                "requirement": peer.requirement,
+                "install": list(peer.install),
+                "source": str(peer.source) if peer.source else None,
+            }
             for peer in peers.peers
         },
         "summaries": [dataclasses.asdict(s) for s in summaries],
         "runs": [_peer_run(r) for r in peers.runs],
         "skipped": [dataclasses.asdict(s) for s in peers.skips],
-        "not_pip_installable": NOT_PIP_INSTALLABLE,
+        "not_run": {ORIGINAL_REPOSITORY: why} if (why := missing_original(peers.peers)) else {},
     }
 
 

@@ -4,10 +4,11 @@
 (corpus `search`, the LLM-backed `math` on the same model, `calculate`), so a model served on
 this machine (`make local-model`) can be measured with no network; `hotpotqa` is the paper's
 configuration (live Wikipedia search). Besides latency, tokens and accuracy (the paper's
-metric), the table says what a real model does to each system: runs that ended with an answer,
-runs that used a tool at all (a ReAct model may answer from its own guess), and answers free of
-protocol text. The paper's text ReAct (Thought / Action / Observation) runs beside the native
-tool-calling baselines, for servers without tool calling.
+metric, and HotpotQA's normalised exact match, token F1 and which-is-more choice beside it), the
+table says what a real model does to each system: runs that ended with an answer, runs that
+used a tool at all (a ReAct model may answer from its own guess), and answers free of protocol
+and prompt text (`cleanliness`). The paper's text ReAct (Thought / Action / Observation) runs
+beside the native tool-calling baselines, for servers without tool calling.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from rich.table import Table
 
 from agent.context import Context
 from agent.models import load_chat_model
-from agent.references import is_exact_reference
-from agent.reply import protocol_lines
+from llmcompiler_bench.accuracy import Scores, score
+from llmcompiler_bench.cleanliness import call_arguments, unclean_reason
 from llmcompiler_bench.corpus_questions import Question, corpus_questions
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.runner import Settings
@@ -63,11 +64,33 @@ def live_questions(workload: str, n: int) -> list[Question]:
     return corpus_questions(n)
 
 
-def is_clean(answer: str) -> bool:
-    """An answer a user may see: no protocol line (docs/protocol.md, "Joiner protocol"), not
-    an unresolved reference (`$3` alone)."""
-    text = answer.strip()
-    return bool(text) and not is_exact_reference(text) and not protocol_lines(text, LIVE_TOOL_NAMES)
+def is_clean(answer: str, *, question: str = "", arguments: Sequence[str] = ()) -> bool:
+    """An answer a user may see (`llmcompiler_bench.cleanliness`): no protocol line, no
+    unresolved reference, no plan line, no copy of the engine's prompts, not only the argument
+    of a call the run planned."""
+    return unclean_reason(answer, LIVE_TOOL_NAMES, question=question, arguments=arguments) is None
+
+
+def run_scores(record: RunRecord) -> Scores:
+    """The answer's scores; a failed run's explanation is scored as no answer."""
+    return score("" if record.error else record.answer, record.gold, record.question)
+
+
+def unclean_why(record: RunRecord) -> str | None:
+    """Why the run's answer is not a clean one (checked against its question, the calls it
+    planned (a ReAct run: made), and the plan lines it could not read), or None when it is."""
+    if record.error is not None:
+        return f"the run failed: {record.error}"
+    calls = [p.args for p in record.planned] or [t.args for t in record.tools]
+    arguments = call_arguments(calls, record.plan_notes)
+    return unclean_reason(
+        record.answer, LIVE_TOOL_NAMES, question=record.question, arguments=arguments
+    )
+
+
+def clean_run(record: RunRecord) -> bool:
+    """The run ended with an answer, and a clean one."""
+    return unclean_why(record) is None
 
 
 async def run_live(
@@ -105,6 +128,7 @@ async def run_live(
                     gold=item.answer,
                     n_tasks=len(outcome.recorder.tools),
                     profile=settings.profile,
+                    question=item.question,
                 )
                 on_record(record)
                 records.append(record)
@@ -121,6 +145,13 @@ class LiveSummary:
     used_tools: int
     clean: int
     correct: int
+    """The paper's metric."""
+    exact: int
+    """HotpotQA's normalised exact match."""
+    f1: float
+    """HotpotQA's token F1, mean over runs."""
+    choice: tuple[int, int]
+    """Which-is-more questions: answers naming the gold option and not the other, of those."""
     latency: Stat | None
     llm_calls: float
     tool_calls: float
@@ -135,14 +166,19 @@ def summarize_live(records: Sequence[RunRecord], systems: Sequence[System]) -> l
         if not runs:
             continue
         count = len(runs)
+        scores = [run_scores(r) for r in runs]
+        choices = [s.choice for s in scores if s.choice is not None]
         out.append(
             LiveSummary(
                 system=system.label,
                 runs=count,
                 answered=sum(r.error is None and bool(r.answer.strip()) for r in runs),
                 used_tools=sum(bool(r.tools) for r in runs),
-                clean=sum(r.error is None and is_clean(r.answer) for r in runs),
+                clean=sum(clean_run(r) for r in runs),
                 correct=sum(r.correct for r in runs),
+                exact=sum(s.exact for s in scores),
+                f1=sum(s.f1 for s in scores) / count,
+                choice=(sum(choices), len(choices)),
                 latency=stat([r.latency_s for r in runs]),
                 llm_calls=sum(r.llm_calls for r in runs) / count,
                 tool_calls=sum(len(r.tools) for r in runs) / count,
@@ -154,15 +190,24 @@ def summarize_live(records: Sequence[RunRecord], systems: Sequence[System]) -> l
 
 
 def live_table(summaries: Sequence[LiveSummary]) -> Table:
-    """What a real model does to each system, with the paper's accuracy and real latency."""
+    """What a real model does to each system, its accuracy by each metric, real latency."""
     table = Table(title="live model: per system (means per run; latency median [min–max])")
+    table.caption = (
+        "accuracy (paper): numbers within ±10%, else normalised exact match. EM: normalised "
+        "exact match; F1: token F1 (HotpotQA's, mean). which-is-more: of the questions "
+        "`…, A or B?` whose gold answer is one option, answers naming it and not the other. "
+        "clean: no protocol line, plan line, prompt text or bare call argument."
+    )
     for name in (
         "system",
         "runs",
         "answered",
         "used a tool",
         "clean answers",
-        "accuracy",
+        "accuracy (paper)",
+        "EM",
+        "F1",
+        "which-is-more",
         "latency s",
         "LLM calls",
         "tool calls",
@@ -182,6 +227,9 @@ def live_table(summaries: Sequence[LiveSummary]) -> Table:
             f"{s.used_tools}/{s.runs}",
             f"{s.clean}/{s.runs}",
             f"{s.correct / s.runs:.0%}",
+            f"{s.exact / s.runs:.0%}",
+            f"{s.f1:.2f}",
+            f"{s.choice[0]}/{s.choice[1]}" if s.choice[1] else "–",
             latency,
             f"{s.llm_calls:.1f}",
             f"{s.tool_calls:.1f}",
@@ -205,9 +253,16 @@ def live_payload(
             {
                 "item": r.item,
                 "system": r.system,
+                "question": r.question,
+                "gold": r.gold,
                 "answer": r.answer,
                 "correct": r.correct,
-                "clean": r.error is None and is_clean(r.answer),
+                **{
+                    f"score_{name}": value
+                    for name, value in dataclasses.asdict(run_scores(r)).items()
+                },
+                "clean": clean_run(r),
+                "unclean_reason": unclean_why(r),
                 "latency_s": r.latency_s,
                 "llm_calls": r.llm_calls,
                 "tool_calls": len(r.tools),

@@ -52,11 +52,12 @@ class ToolSpan:
 
 @dataclass
 class Planned:
-    """A `task_planned` event as it reached the caller."""
+    """A `task_planned` event as it reached the caller (`args` as the plan wrote them)."""
 
     idx: int
     tool: str
     at_s: float
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Recorder(BaseCallbackHandler):
     """Tasks whose result came from an identical earlier call (`deduplicated_from`)."""
     cache_hits: int = 0
     """Tasks whose result came from the cross-run result cache (`cache_hit`)."""
+    plan_notes: list[str] = field(default_factory=list)
+    """Plan lines that were not actions (`plan_note` events): a call the planner botched."""
     first_text_s: dict[str, float] = field(default_factory=dict)
     """Per message id, when its first text reached a `messages` stream client."""
     _open_models: dict[UUID, ModelSpan] = field(default_factory=dict)
@@ -170,7 +173,10 @@ class Recorder(BaseCallbackHandler):
     def event(self, data: dict[str, Any]) -> None:
         """Record a custom stream event of the engine (docs/protocol.md, "Stream events")."""
         if data.get("event") == "task_planned":
-            self.planned.append(Planned(data["idx"], data["tool"], self.now()))
+            planned = Planned(data["idx"], data["tool"], self.now(), dict(data.get("args") or {}))
+            self.planned.append(planned)
+        elif data.get("event") == "plan_note":
+            self.plan_notes.append(str(data.get("text", "")))
         elif data.get("event") == "task_finished":
             if data.get("status") != "done":
                 self.failed[data["idx"]] = str(data.get("error"))

@@ -18,6 +18,8 @@ class RunRecord:
     in an error or were skipped to why, as the engine's events said. `first_answer_s` is the
     time to first answer token; `deduplicated` and `cache_hits` count tasks answered without
     running their tool. `variant` names a compiler-optimizations run (`dedupe_calls:off`, …).
+    `question` is what was asked, `gold` its answer; `plan_notes` the plan lines that were not
+    actions.
     """
 
     workload: str
@@ -35,6 +37,7 @@ class RunRecord:
     models: list[ModelSpan] = field(default_factory=list)
     tools: list[ToolSpan] = field(default_factory=list)
     planned: list[Planned] = field(default_factory=list)
+    plan_notes: list[str] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     bound_s: float | None = None
     error: str | None = None
@@ -42,6 +45,8 @@ class RunRecord:
     deduplicated: int = 0
     cache_hits: int = 0
     variant: str | None = None
+    question: str = ""
+    gold: str = ""
 
     @property
     def tool_calls(self) -> int:
@@ -73,6 +78,7 @@ def make_record(
     profile: ModelProfile,
     bound_s: float | None = None,
     variant: str | None = None,
+    question: str = "",
 ) -> RunRecord:
     """The record of `outcome`; the answer is judged by the paper's metric."""
     recorder = outcome.recorder
@@ -94,6 +100,7 @@ def make_record(
         models=recorder.models,
         tools=recorder.tools,
         planned=recorder.planned,
+        plan_notes=recorder.plan_notes,
         failed=recorder.failed,
         bound_s=bound_s,
         error=outcome.error,
@@ -101,4 +108,6 @@ def make_record(
         deduplicated=recorder.deduplicated,
         cache_hits=recorder.cache_hits,
         variant=variant,
+        question=question,
+        gold=gold,
     )

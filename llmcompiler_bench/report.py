@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcompiler_bench.optimizations import OPTIMIZATIONS, Effect, OptimizationSummary
-from llmcompiler_bench.peers import NOT_PIP_INSTALLABLE, PeersResult
+from llmcompiler_bench.peers import PeersResult, missing_original
+from llmcompiler_bench.peers.registry import ORIGINAL_REPOSITORY
 from llmcompiler_bench.peers.summary import FASTER_BY, PeerSummary, skipped
 from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.published import PAPER
@@ -302,8 +303,9 @@ def peers_table(
     peer_summaries: Sequence[PeerSummary],
     peers: PeersResult,
 ) -> Table:
-    """Ours and each peer per workload: latency, speedups over this run's ReAct baselines
-    (paired per item), T* from each system's own prompts, and how much less time ours took."""
+    """Ours (on each path it ran) and each peer per workload: latency, speedups over this
+    run's ReAct baselines (paired per item), T* from each system's own prompts, and how much
+    less time our headline took."""
     table = _columns(
         Table(
             title="Peers: other LLMCompiler implementations in this run (same items, scripted "
@@ -312,6 +314,7 @@ def peers_table(
         ),
         "workload",
         "system",
+        "models via",
         "latency (s)",
         "vs ReAct",
         "vs parallel calls",
@@ -322,52 +325,44 @@ def peers_table(
         "correct",
         "ours: less time",
     )
+    label = {peer.name: peer.label for peer in peers.peers}
     for s in summaries:
-        theirs = [p for p in peer_summaries if p.workload == s.workload]
-        missing = [x for x in skipped(peers, s.workload) if x.workload is not None]
-        right, runs = s.correct.get(LLMCOMPILER.name, (0, 0))
         rows: list[tuple[str, ...]] = [
             (
-                f"{LLMCOMPILER.label} (ours)",
-                fmt(s.latency.get(LLMCOMPILER.name)),
-                fmt(s.speedup_react, ".2f", "x"),
-                fmt(s.speedup_parallel, ".2f", "x"),
-                fmt(s.bound_s),
-                fmt(s.bound_ratio),
-                fmt(_median(s.llm_calls, LLMCOMPILER), ".0f"),
-                fmt(_median(s.input_tokens, LLMCOMPILER), ",.0f"),
-                f"{right}/{runs}",
-                "",
+                p.label,
+                p.path,
+                fmt(p.latency),
+                fmt(p.speedup_react, ".2f", "x"),
+                fmt(p.speedup_parallel, ".2f", "x"),
+                fmt(p.bound_s),
+                fmt(p.bound_ratio),
+                fmt(p.llm_calls.median if p.llm_calls else None, ".0f"),
+                fmt(p.input_tokens.median if p.input_tokens else None, ",.0f"),
+                f"{p.correct[0]}/{p.correct[1]}",
+                "" if p.ours else fmt(p.ours_saves, ".0%"),
+            )
+            for p in sorted(
+                (p for p in peer_summaries if p.workload == s.workload), key=lambda p: not p.ours
             )
         ]
-        for p in theirs:
-            rows.append(
-                (
-                    p.label,
-                    fmt(p.latency),
-                    fmt(p.speedup_react, ".2f", "x"),
-                    fmt(p.speedup_parallel, ".2f", "x"),
-                    fmt(p.bound_s),
-                    fmt(p.bound_ratio),
-                    fmt(p.llm_calls.median if p.llm_calls else None, ".0f"),
-                    fmt(p.input_tokens.median if p.input_tokens else None, ",.0f"),
-                    f"{p.correct[0]}/{p.correct[1]}",
-                    fmt(p.ours_saves, ".0%"),
+        for skip in skipped(peers, s.workload):
+            if skip.workload is not None:
+                rows.append(
+                    (label.get(skip.peer, skip.peer), DASH, "not run (see note)", *[DASH] * 8)
                 )
-            )
-        label = {peer.name: peer.label for peer in peers.peers}
-        for skip in missing:
-            rows.append((label.get(skip.peer, skip.peer), "not run (see note)", *[DASH] * 8))
         for number, row in enumerate(rows):
             table.add_row(
                 s.workload if number == 0 else "", *row, end_section=number == len(rows) - 1
             )
     table.caption = (
-        "latency: median \\[min–max]. vs ReAct / vs parallel calls: speedup over this run's "
-        f"{REACT.label} and {REACT_PARALLEL.label}. These and 'ours: less time' (1 − our "
-        "latency ÷ the peer's) are paired per item and repeat: every system saw the same tool "
-        "latencies. T* is one bound for every system, each from its own planner prompt, plan "
-        "text and joiner prompt and reply."
+        "models via: how each system reached its scripted models: HTTP (a ScriptedOpenAIServer "
+        "on loopback, through the system's own OpenAI client; ours: langchain-openai "
+        "ChatOpenAI) or in process (ScriptedChatModel). The peers are compared with ours over "
+        "HTTP, the same path. latency: median \\[min–max]. vs ReAct / vs parallel calls: speedup "
+        f"over this run's {REACT.label} and {REACT_PARALLEL.label} (in process). These and "
+        "'ours: less time' (1 − our latency ÷ the peer's) are paired per item and repeat: every "
+        "system saw the same tool latencies. T* is one bound for every system, each from its "
+        "own planner prompt, plan text and joiner prompt and reply."
     )
     return table
 
@@ -375,13 +370,14 @@ def peers_table(
 def peer_verdicts(
     summaries: Sequence[WorkloadSummary], peer_summaries: Sequence[PeerSummary]
 ) -> list[str]:
-    """Per workload: ours against the fastest peer (by median latency), and whether ours took
-    at least `FASTER_BY` less time, paired per item."""
+    """Per workload: our headline against the fastest peer (by median latency), and whether
+    ours took at least `FASTER_BY` less time, paired per item."""
     lines = []
     for s in summaries:
-        theirs = [p for p in peer_summaries if p.workload == s.workload and p.latency]
-        ours = s.latency.get(LLMCOMPILER.name)
-        if not theirs or ours is None:
+        mine = [p for p in peer_summaries if p.workload == s.workload]
+        theirs = [p for p in mine if not p.ours and p.latency]
+        ours = next((p for p in mine if p.ours), None)
+        if not theirs or ours is None or ours.latency is None:
             continue
         fastest = min(theirs, key=lambda p: p.latency.median if p.latency else float("inf"))
         saves = fastest.ours_saves
@@ -391,8 +387,8 @@ def peer_verdicts(
             else f"{'yes' if saves.median >= FASTER_BY else 'NO'} ({saves.median:.0%} less time)"
         )
         lines.append(
-            f"{s.workload}: ours {ours.median:.2f} s vs fastest peer {fastest.label} "
-            f"{fastest.latency.median if fastest.latency else 0:.2f} s; "
+            f"{s.workload}: ours ({ours.path}) {ours.latency.median:.2f} s vs fastest peer "
+            f"{fastest.label} {fastest.latency.median if fastest.latency else 0:.2f} s; "
             f"ours at least {FASTER_BY:.0%} faster: {verdict}"
         )
     return lines
@@ -407,7 +403,8 @@ def peer_notes(peers: PeersResult, peer_summaries: Sequence[PeerSummary]) -> lis
         + f": {s.reason}"
         for s in peers.skips
     ]
-    lines += [f"{name} not run: {why}" for name, why in NOT_PIP_INSTALLABLE.items()]
+    if why := missing_original(peers.peers):
+        lines.append(f"{ORIGINAL_REPOSITORY} not run: {why}")
     for p in peer_summaries:
         lines += [f"{p.label} on {p.workload}, {error}" for error in p.errors]
     return lines

@@ -8,7 +8,8 @@ first measured system is not penalised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,11 +19,13 @@ from agent.context import Context
 from agent.prompts import DEFAULT_EXAMPLES
 from llmcompiler_bench import replies
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
+from llmcompiler_bench.http_models import served_model
 from llmcompiler_bench.personas import PERSONAS, Persona
 from llmcompiler_bench.records import RunRecord, make_record
 from llmcompiler_bench.systems import (
     BASELINE_SYSTEMS,
     LLMCOMPILER,
+    LLMCOMPILER_HTTP,
     STRESS_SYSTEMS,
     Setup,
     System,
@@ -49,13 +52,18 @@ class Settings:
     quick: bool = False
     persona: str = "clean"
     """How the scripted planner and joiner behave (`llmcompiler_bench.personas`)."""
+    http: bool = False
+    """Also run LLMCompiler over HTTP (`--peers`: the peers' path, for their comparison)."""
 
 
-def systems_of(workload: Workload) -> Sequence[System]:
-    """The systems of the main comparison (none for an optimizations-only workload)."""
+def systems_of(workload: Workload, settings: Settings) -> Sequence[System]:
+    """The systems of the main comparison (none for an optimizations-only workload), with
+    LLMCompiler over HTTP after them when `settings.http` (not on the stress workloads)."""
     if workload.optimizations_only:
         return ()
-    return STRESS_SYSTEMS if workload.stress else BASELINE_SYSTEMS
+    if workload.stress:
+        return STRESS_SYSTEMS
+    return (*BASELINE_SYSTEMS, *([LLMCOMPILER_HTTP] if settings.http else []))
 
 
 def profile_for(workload: Workload, settings: Settings) -> ModelProfile:
@@ -79,6 +87,7 @@ def base_context(item: Item) -> Context:
     return Context(max_tasks_per_plan=max(Context().max_tasks_per_plan, len(item.tasks)))
 
 
+@contextlib.contextmanager
 def _setup(
     item: Item,
     system: System,
@@ -89,7 +98,10 @@ def _setup(
     variant: Variant | None = None,
     stream_answer: bool = True,
     persona: Persona = PERSONAS["clean"],
-) -> Setup:
+) -> Iterator[Setup]:
+    """The run's setup; an HTTP system's models are served for as long as the context lasts
+    (the server starts before the clock does)."""
+
     def model(respond: Responder) -> ScriptedChatModel:
         return ScriptedChatModel(respond=respond, timing=profile, report_usage=persona.report_usage)
 
@@ -97,10 +109,11 @@ def _setup(
     if variant is not None:
         context = replace(context, **variant.context)
     store = variant.store if variant is not None else None
-    return Setup(
+    planner, joiner = replies.planner(item, persona), replies.joiner(item, persona)
+    setup = Setup(
         tools=build_tools(item.tools, item.tasks, latencies, scale, cacheable=store is not None),
-        planner=model(replies.planner(item, persona)),
-        joiner=model(replies.joiner(item, persona)),
+        planner=model(planner),
+        joiner=model(joiner),
         react_model=model(replies.react(item, parallel=system.parallel_calls)),
         examples=DEFAULT_EXAMPLES,
         question=item.question,
@@ -108,6 +121,11 @@ def _setup(
         store=store,
         stream_answer=stream_answer,
     )
+    if not system.http:
+        yield setup
+        return
+    with served_model(planner, joiner, profile) as served:
+        yield replace(setup, planner=served, joiner=served)
 
 
 def bound_of(
@@ -139,7 +157,8 @@ async def run_item(
     every task runs its tool."""
     profile = profile_for(workload, settings)
     scale = settings.time_scale
-    setup = _setup(
+    thread_id = variant.thread_id if variant is not None else "bench"
+    with _setup(
         item,
         system,
         latencies,
@@ -148,9 +167,8 @@ async def run_item(
         variant=variant,
         stream_answer=not workload.stress,
         persona=PERSONAS[settings.persona],
-    )
-    thread_id = variant.thread_id if variant is not None else "bench"
-    outcome = await run_system(system, setup, thread_id=thread_id)
+    ) as setup:
+        outcome = await run_system(system, setup, thread_id=thread_id)
     record = make_record(
         workload=workload.name,
         item=item.id,
@@ -161,6 +179,7 @@ async def run_item(
         n_tasks=len(item.tasks),
         profile=profile,
         variant=variant.name if variant is not None else None,
+        question=item.question,
     )
     table = call_table(item.tasks)
     for span in record.tools:  # ReAct's calls carry no task index: find it by the call
@@ -176,7 +195,7 @@ async def warm_up(settings: Settings) -> None:
     item = WORKLOADS["hotpotqa"].build(1)[0]
     quiet = Settings(("hotpotqa",), 1, 1, 0.0, INSTANT, settings.seed)
     zero = {task.idx: 0.0 for task in item.tasks}
-    systems = {s for name in settings.workloads for s in systems_of(WORKLOADS[name])}
+    systems = {s for name in settings.workloads for s in systems_of(WORKLOADS[name], settings)}
     if any(not WORKLOADS[name].stress for name in settings.workloads):
         systems.add(LLMCOMPILER)  # the optimizations view runs it
     for system in sorted(systems, key=lambda s: s.name):
@@ -197,12 +216,12 @@ async def run_simulated(
     records = []
     for name in settings.workloads:
         workload = WORKLOADS[name]
-        if not systems_of(workload):
+        if not systems_of(workload, settings):
             continue
         for item in workload.build(settings.n):
             for repeat in range(settings.repeats):
                 latencies = latencies_of(item, repeat, settings)
-                for system in systems_of(workload):
+                for system in systems_of(workload, settings):
                     record = await run_item(workload, item, system, repeat, settings, latencies)
                     on_record(record)
                     records.append(record)

@@ -2,8 +2,8 @@
 
 LLMCompiler (streaming dispatch), LLMCompiler planning fully before running (the paper's
 non-streaming mode), sequential ReAct, parallel-call ReAct (`create_agent`), in live mode the
-paper's text-protocol ReAct, and for the stress workloads LLMCompiler with an
-`AsyncSqliteSaver` checkpointer.
+paper's text-protocol ReAct, for the stress workloads LLMCompiler with an `AsyncSqliteSaver`
+checkpointer, and with `--peers` LLMCompiler over HTTP (the peers' path).
 """
 
 from __future__ import annotations
@@ -38,9 +38,19 @@ class System:
     sqlite: bool = False
     text_protocol: bool = False
     """ReAct in plain text (Thought / Action / Observation), for models without tool calling."""
+    http: bool = False
+    """The models are langchain-openai `ChatOpenAI` clients of a `ScriptedOpenAIServer` on
+    loopback (the path a user and the peers take), not scripted models in process."""
+
+    @property
+    def path(self) -> str:
+        """How this system reaches its models, as the report says it."""
+        return "HTTP" if self.http else "in process"
 
 
 LLMCOMPILER = System("llmcompiler", "LLMCompiler")
+LLMCOMPILER_HTTP = System("llmcompiler-http", "LLMCompiler over HTTP", http=True)
+"""Ours on the peers' path (`--peers`): the headline of the peers' comparison."""
 PLAN_FIRST = System("llmcompiler-plan-first", "LLMCompiler (plan, then run)", streaming=False)
 SQLITE = System("llmcompiler-sqlite", "LLMCompiler + AsyncSqliteSaver", sqlite=True)
 REACT = System("react", "ReAct", react=True)
@@ -49,7 +59,7 @@ TEXT_REACT = System("react-text", "ReAct (text protocol)", react=True, text_prot
 BASELINE_SYSTEMS = (LLMCOMPILER, PLAN_FIRST, REACT, REACT_PARALLEL)
 LIVE_SYSTEMS = (LLMCOMPILER, REACT, REACT_PARALLEL, TEXT_REACT)
 STRESS_SYSTEMS = (LLMCOMPILER, SQLITE)
-SYSTEMS = {s.name: s for s in (*BASELINE_SYSTEMS, SQLITE, TEXT_REACT)}
+SYSTEMS = {s.name: s for s in (*BASELINE_SYSTEMS, SQLITE, TEXT_REACT, LLMCOMPILER_HTTP)}
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,15 @@ PYPI = Dialect(
     ),
 )
 
+ORIGINAL = Dialect(
+    call=_positional,  # its parser reads the arguments with `ast.literal_eval`, positional
+    join="join()<END_OF_PLAN>",  # its prompts' examples: `3. join(){END_OF_PLAN}`
+    planner=_system_starts(PLANNER_PROMPT),
+    joiner=_system_starts("Solve a question answering task with interleaving"),
+    # Its joiner prompts' examples: `Thought: …` then `Action: Finish(answer)`.
+    reply=lambda thought, answer: f"Thought: {thought}\nAction: Finish({answer})",
+)
+
 LLAMA_INDEX = Dialect(
     call=_positional,
     join="join()<END_OF_PLAN>",  # its prompt's examples: `8. join()<END_OF_PLAN>`

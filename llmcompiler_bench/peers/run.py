@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +23,13 @@ from typing import Any
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
 from llmcompiler_bench.peers.dialects import Dialect
 from llmcompiler_bench.peers.records import PeerRun, PeerSkip, make_run, read_results
-from llmcompiler_bench.peers.registry import PEERS, Peer
-from llmcompiler_bench.peers.venv import PeerUnavailableError, ensure_venv, peers_dir
+from llmcompiler_bench.peers.registry import PEERS, Peer, original
+from llmcompiler_bench.peers.venv import (
+    PeerUnavailableError,
+    ensure_venv,
+    environment,
+    peers_dir,
+)
 from llmcompiler_bench.plans import PlanText
 from llmcompiler_bench.runner import INSTANT, Settings, latencies_of, profile_for
 from llmcompiler_bench.tools import call_occurrences
@@ -90,6 +94,7 @@ def job_spec(
     """One job of the runner protocol (`scripts/peer_protocol.py`)."""
     return {
         "id": job_id,
+        "workload": item.workload,
         "question": item.question,
         "base_url": base_url,
         "tools": [
@@ -127,15 +132,6 @@ def peer_bound(
     return critical_path_bound(ready, durations, deps, join_s)
 
 
-def _environment() -> dict[str, str]:
-    """Ours, less what would reach into this project or send traces anywhere."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-    }
-    env.update(LANGCHAIN_TRACING_V2="false", LANGSMITH_TRACING="false", PYTHONUNBUFFERED="1")
-    return env
-
-
 def _tail(path: Path, lines: int = 8) -> str:
     if not path.exists():
         return ""
@@ -144,9 +140,9 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 async def execute(
-    python: Path, script: Path, jobs: Sequence[dict[str, Any]], folder: Path
+    python: Path, peer: Peer, jobs: Sequence[dict[str, Any]], folder: Path
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """Run the adapter over `jobs`; (results by job id, why some may be missing)."""
+    """Run the peer's adapter over `jobs`; (results by job id, why some may be missing)."""
     folder.mkdir(parents=True, exist_ok=True)
     jobs_path, results_path, log = (
         folder / "jobs.json",
@@ -159,13 +155,13 @@ async def execute(
     with log.open("w", encoding="utf-8") as handle:
         process = await asyncio.create_subprocess_exec(
             str(python),
-            str(script),
+            str(peer.script_path),
             str(jobs_path),
             str(results_path),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=handle,
             stderr=handle,
-            env=_environment(),
+            env=environment(peer),
         )
         timeout = START_TIMEOUT_S + JOB_TIMEOUT_S * len(jobs)
         try:
@@ -213,7 +209,7 @@ async def run_workload(
                 )
                 jobs.append(job)
                 specs.append(job_spec(job.id, item, job.latencies, scale, server.base_url))
-        results, problem = await execute(python, peer.script_path, specs, folder / workload.name)
+        results, problem = await execute(python, peer, specs, folder / workload.name)
     finally:
         warm_server.stop()
         for job in jobs:
@@ -252,10 +248,14 @@ async def run_peers(
     root: Path | None = None,
     python: Path | None = None,
     progress: Callable[[str], None] = lambda _text: None,
+    checkout: Path | None = None,
 ) -> PeersResult:
-    """Install (first use) and run every peer on every applicable workload; `python` skips the
-    install and runs every adapter with that interpreter (tests: a fake peer, our venv)."""
+    """Install (first use) and run every peer on every applicable workload, and the original
+    research code from its `checkout` when one is given; `python` skips the install and runs
+    every adapter with that interpreter (tests: a fake peer, our venv)."""
     root = root or peers_dir()
+    if checkout is not None:
+        peers = (*peers, original(checkout))
     result = PeersResult(tuple(peers))
     for peer in peers:
         interpreter = python

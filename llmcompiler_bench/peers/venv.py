@@ -1,8 +1,9 @@
 """Each peer in a virtualenv of its own (`.peers/<name>/.venv`), made on first use.
 
 Their dependencies conflict with ours (other LangChain / llama-index / OpenAI pins), so each
-gets `python3.11 -m venv` and `pip install <package>==<version>`, then one import to check it.
-A stamp file records the requirement installed, so later runs start at once. `make test`
+gets `python3.11 -m venv` and `pip install <package>==<version>` (the original: `pip install -r
+<checkout>/requirements.txt`), then one import to check it (the original's from its checkout).
+A stamp file records what was installed, so later runs start at once. `make test`
 never gets here: only `llmcompiler bench --peers` (`make bench-peers`) installs.
 """
 
@@ -44,12 +45,25 @@ def _tail(text: str, lines: int = 6) -> str:
     return " | ".join(kept[-lines:])
 
 
-async def _run(*argv: str | Path, log: Path) -> tuple[int, str]:
+def environment(peer: Peer) -> dict[str, str]:
+    """Ours, less what would reach into this project or send traces anywhere; the peer's
+    checkout (if any) is its whole PYTHONPATH."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
+    env.update(LANGCHAIN_TRACING_V2="false", LANGSMITH_TRACING="false", PYTHONUNBUFFERED="1")
+    if peer.source is not None:
+        env["PYTHONPATH"] = str(peer.source)
+    return env
+
+
+async def _run(*argv: str | Path, log: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *map(str, argv),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         stdin=asyncio.subprocess.DEVNULL,
+        env=env,
     )
     output, _ = await process.communicate()
     text = output.decode(errors="replace")
@@ -63,7 +77,7 @@ async def ensure_venv(peer: Peer, root: Path | None = None) -> Path:
     root = root or peers_dir()
     python = venv_python(peer, root)
     stamp = python.parent.parent / STAMP
-    if python.exists() and stamp.exists() and stamp.read_text().strip() == peer.requirement:
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == peer.stamp():
         return python
     base = shutil.which(os.environ.get(PYTHON_ENV) or PYTHON)
     if base is None:
@@ -85,15 +99,15 @@ async def ensure_venv(peer: Peer, root: Path | None = None) -> Path:
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        peer.requirement,
+        *peer.install,
         log=log,
     )
     if code:
-        raise PeerUnavailableError(f"`pip install {peer.requirement}` failed: {_tail(text)}")
-    code, text = await _run(python, "-c", f"import {peer.module}", log=log)
+        raise PeerUnavailableError(f"`pip install {' '.join(peer.install)}` failed: {_tail(text)}")
+    code, text = await _run(python, "-c", f"import {peer.module}", log=log, env=environment(peer))
     if code:
         raise PeerUnavailableError(f"installed, but `import {peer.module}` fails: {_tail(text)}")
-    stamp.write_text(peer.requirement + "\n")
+    stamp.write_text(peer.stamp() + "\n")
     return python
 
 

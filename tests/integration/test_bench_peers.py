@@ -19,15 +19,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from llmcompiler_bench import cli
+from agent.prompts import JOINER_SYSTEM
+from llmcompiler_bench import cli, http_models
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
 from llmcompiler_bench.peers import PeerSkip, run_peers
 from llmcompiler_bench.peers.dialects import LLAMA_INDEX
 from llmcompiler_bench.peers.registry import SCRIPTS, Peer
 from llmcompiler_bench.peers.venv import PYTHON_ENV
-from llmcompiler_bench.runner import Settings
+from llmcompiler_bench.runner import Settings, run_item
+from llmcompiler_bench.systems import LLMCOMPILER_HTTP
 from llmcompiler_bench.workloads import WORKLOADS
-from llmcompiler_scripted import PROFILES
+from llmcompiler_scripted import PROFILES, ScriptedOpenAIServer
 
 FAKE_ADAPTER = """
 import ast, asyncio, json, re, sys, urllib.request
@@ -182,14 +184,44 @@ async def test_bench_peers_prints_the_peers_beside_ours(
     assert await run_bench(args, console) == 0
     text = console.export_text()
     assert "Peers: other LLMCompiler implementations" in text
-    assert "LLMCompiler (ours)" in text and "fake peer" in text
+    assert "LLMCompiler (ours, in process)" in text and "fake peer" in text
     assert "hotpotqa: ours" in text and "ours at least 10% faster" in text
     assert "SqueezeAILab/LLMCompiler not run" in text  # said, not silently left out
+    assert "LLMCompiler (ours, HTTP)" in text and "hotpotqa: ours (HTTP)" in text
     data = json.loads(out.read_text())
     (run,) = data["peers"]["runs"]
     assert run["peer"] == "fake" and run["correct"] and run["llm_calls"] == 2
-    (summary,) = data["peers"]["summaries"]
+    http, in_process, summary = data["peers"]["summaries"]
+    assert (http["path"], http["ours"], in_process["path"]) == ("HTTP", True, "in process")
     assert summary["speedup_react"]["median"] > 0 and summary["vs_ours"]["median"] > 0
+    (ours,) = [r for r in data["runs"] if r["system"] == "llmcompiler-http"]
+    assert ours["correct"] and ours["llm_calls"] == 2 and ours["bound_s"] > 0
+
+
+async def test_ours_over_http_asks_the_scripted_server_through_chatopenai(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[ScriptedOpenAIServer] = []
+
+    class Spy(ScriptedOpenAIServer):
+        def start(self) -> Spy:
+            served.append(self)
+            return super().start()
+
+    monkeypatch.setattr(http_models, "ScriptedOpenAIServer", Spy)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    workload = WORKLOADS["hotpotqa"]
+    item = workload.build(1)[0]
+    settings = _settings("hotpotqa")
+    latencies = {t.idx: 0.0 for t in item.tasks}
+    record = await run_item(workload, item, LLMCOMPILER_HTTP, 0, settings, latencies)
+    assert record.correct and record.error is None and record.bound_s is not None
+    (server,) = served
+    system_prompts = [str(r["messages"][0]["content"]) for r in server.requests]
+    assert len(system_prompts) == 2 and http_models.is_planner(server.requests[0]["messages"])
+    assert system_prompts[1].startswith(JOINER_SYSTEM)
+    assert all(r["stream"] for r in server.requests)  # streamed, as the engine reads them
+    assert [m.kind for m in record.models] == ["planner", "joiner"]
 
 
 async def test_peers_refuse_live_mode() -> None:

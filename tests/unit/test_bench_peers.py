@@ -13,9 +13,9 @@ from llmcompiler_bench.bound import critical_path_bound, line_ready_times
 from llmcompiler_bench.peers import PEERS, PeerRun, PeerSkip, PeersResult
 from llmcompiler_bench.peers.dialects import LLAMA_INDEX, PYPI
 from llmcompiler_bench.peers.records import ModelCall, make_run, read_results
-from llmcompiler_bench.peers.registry import LLAMA_INDEX_PACK, PYPI_LLMCOMPILER
+from llmcompiler_bench.peers.registry import PYPI_LLMCOMPILER
 from llmcompiler_bench.peers.run import job_spec, peer_bound
-from llmcompiler_bench.peers.summary import summarize_peer
+from llmcompiler_bench.peers.summary import summarize_peer, summarize_peers
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.replies import NOT_FOUND
 from llmcompiler_bench.report import peer_notes, peer_verdicts, peers_table
@@ -169,14 +169,11 @@ def test_table_shows_ours_the_peers_a_skipped_workload_and_the_verdicts() -> Non
         [PeerSkip("llamaindex-pack", "hotpotqa-x", "why not"), PeerSkip("other", None, "gone")],
     )
     summaries = [summarize("hotpotqa", RECORDS)]
-    peer_summaries = [
-        summarize_peer(peer, "hotpotqa", runs, RECORDS)
-        for peer in (PYPI_LLMCOMPILER, LLAMA_INDEX_PACK)
-    ]
+    peer_summaries = summarize_peers(result, RECORDS)
     console = Console(record=True, width=250)
     console.print(peers_table(summaries, peer_summaries, result))
     text = console.export_text()
-    assert "LLMCompiler (ours)" in text and "PyPI llmcompiler 2.0.1" in text
+    assert "LLMCompiler (ours, in process)" in text and "PyPI llmcompiler 2.0.1" in text
     assert "llama-index pack 0.3.1" in text and "1/2" in text and "20%" in text
     (verdict,) = peer_verdicts(summaries, peer_summaries)
     # the fastest peer is the llama-index pack (2.1 s): ours saves 1 − 2.0/2.1 ≈ 5 %
@@ -188,3 +185,33 @@ def test_table_shows_ours_the_peers_a_skipped_workload_and_the_verdicts() -> Non
     assert "other not run: gone" in notes
     assert any(n.startswith("SqueezeAILab/LLMCompiler not run") for n in notes)
     assert "llama-index pack 0.3.1 on hotpotqa, item b: boom" in notes
+
+
+HTTP_RECORDS = [*RECORDS, *(_record("llmcompiler-http", i, 2.2) for i in ("a", "b"))]
+
+
+def test_with_ours_over_http_the_peers_are_compared_with_it_and_each_row_names_its_path() -> None:
+    runs = [_peer_run("pypi-llmcompiler", i, 2.75) for i in ("a", "b")]
+    result = PeersResult(PEERS, runs, [])
+    peer_summaries = summarize_peers(result, HTTP_RECORDS)
+    rows = [(p.label, p.path, p.ours) for p in peer_summaries]
+    assert rows == [
+        ("LLMCompiler (ours, HTTP)", "HTTP", True),
+        ("LLMCompiler (ours, in process)", "in process", True),
+        ("PyPI llmcompiler 2.0.1", "HTTP", False),
+    ]
+    http, in_process, pypi = peer_summaries
+    assert http.latency is not None and http.latency.median == 2.2
+    assert http.speedup_react is not None and http.speedup_react.median == 4.0 / 2.2
+    assert in_process.latency is not None and in_process.latency.median == 2.0
+    # Paired with ours over HTTP (2.2 s), not in process (2.0 s): 1 − 2.2 / 2.75 = 20 %.
+    assert pypi.ours_saves is not None and pypi.ours_saves.median == 1 - 2.2 / 2.75
+    summaries = [summarize("hotpotqa", HTTP_RECORDS)]
+    console = Console(record=True, width=250)
+    console.print(peers_table(summaries, peer_summaries, result))
+    text = console.export_text()
+    assert "models via" in text
+    ours_row = next(line for line in text.splitlines() if "ours, HTTP" in line)
+    assert "2.20" in ours_row
+    (verdict,) = peer_verdicts(summaries, peer_summaries)
+    assert verdict.startswith("hotpotqa: ours (HTTP) 2.20 s") and "yes (20% less time)" in verdict

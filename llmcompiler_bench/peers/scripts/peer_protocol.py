@@ -18,8 +18,10 @@ lines up with the server's request times: one clock across processes on Linux), 
 `calls` maps a call key (`call_key`: the tool name and its arguments, as JSON with sorted
 keys) to the `[result, latency_s]` of each gold task making that call, in plan order: the n-th
 execution of a call sleeps the n-th latency and returns its result, as the benchmark's own
-simulated tools do (`llmcompiler_bench/tools.py`). An unknown call raises, which the peer then
-handles its own way (usually an error observation and a wrong answer).
+simulated tools do (`llmcompiler_bench/tools.py`). A call whose values arrive as their text
+(the original LLMCompiler replaces `$N` by `str(result)`: `["2939.9"]` for `[2939.9]`) is the
+same call, as a real tool reading its arguments would take it. An unknown call raises, which
+the peer then handles its own way (usually an error observation and a wrong answer).
 """
 
 # mypy: ignore-errors
@@ -39,11 +41,27 @@ def call_key(tool, args):
     return json.dumps([tool, args], sort_keys=True, ensure_ascii=False, default=str)
 
 
+def as_text(value):
+    """`value` with every number, boolean and null written as its Python text (`str`)."""
+    if isinstance(value, dict):
+        return {name: as_text(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [as_text(item) for item in value]
+    return value if isinstance(value, str) else str(value)
+
+
+def text_key(key):
+    """`key` (a `call_key`) with its argument values as text."""
+    tool, args = json.loads(key)
+    return call_key(tool, as_text(args))
+
+
 class Calls:
     """The simulated tools of one job; `call` blocks (thread pools), `acall` awaits."""
 
     def __init__(self, table):
         self.table = table
+        self.by_text = {text_key(key): key for key in table}
         self.executed = {}
         self.spans = []
         self.start = time.monotonic()
@@ -52,6 +70,7 @@ class Calls:
     def _take(self, tool, args):
         args = {name: value for name, value in args.items() if value is not None}
         key = call_key(tool, args)
+        key = key if key in self.table else self.by_text.get(text_key(key), key)
         same = self.table.get(key)
         if not same:
             raise LookupError(f"no simulated result for {tool}({json.dumps(args)[:300]})")
