@@ -19,7 +19,7 @@ from agent.context import Context
 from agent.joiner import make_joiner, route_after_joiner
 from agent.models import ModelSpec
 from agent.planner import make_planner
-from agent.prompts import DEFAULT_EXAMPLES
+from agent.prompts import derived_examples
 from agent.scheduler import make_scheduler
 from agent.state import InputState, OutputState, State
 from agent.toolset import ToolLike, Toolset
@@ -33,20 +33,22 @@ def create_llm_compiler(
     checkpointer: BaseCheckpointSaver | None = None,
     store: BaseStore | None = None,
     name: str = "llmcompiler",
-    examples: str = DEFAULT_EXAMPLES,
+    examples: str | None = None,
 ) -> CompiledStateGraph[State, Context, InputState, OutputState]:
     """Compile an LLMCompiler graph over `tools` (a sequence, or a mapping whose keys name
     the tools: the key is then the tool's name everywhere, the prompt included).
 
     Models (an instance or `"provider:model"`) are resolved when a run needs them, never here:
     the graph builds with no API key set. `examples` are the planner's worked examples; give
-    ones that use your tools. `store` holds the cross-run result cache of tools marked
-    `metadata={"cache_ttl_s": ...}` (the dev server and LangGraph Server bring their own).
+    ones that use your tools (by default one is written with the tools' own names). `store`
+    holds the cross-run result cache of tools marked `metadata={"cache_ttl_s": ...}` (the dev
+    server and LangGraph Server bring their own).
     """
     toolset = Toolset(tools)  # names, signatures and traits, worked out once
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
+    examples = examples or derived_examples(list(toolset.values()))
     builder.add_node("planner", make_planner(toolset, planner, examples))
     builder.add_node("scheduler", make_scheduler(toolset))
     builder.add_node("joiner", make_joiner(joiner, planner, tuple(toolset)))

@@ -14,6 +14,7 @@ could copy into its plan or answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,20 +28,6 @@ from agent.state import RoundRecord, TaskRecord
 
 HISTORY_MESSAGES = 6
 """Earlier conversation messages shown to the planner and joiner (follow-up questions)."""
-
-DEFAULT_EXAMPLES = """\
-Question: Which is taller, Mount Everest or K2, and by how many meters?
-1. search("Mount Everest height")
-2. search("K2 height")
-Thought: the difference needs both heights
-3. math("difference in meters between the two heights", context=["$1", "$2"])
-4. join()
-
-Question: What is the combined population of France and Germany, in millions?
-1. search("France population")
-2. search("Germany population")
-3. math("sum of the two populations, in millions", context=["$1", "$2"])
-4. join()"""
 
 PLANNER_SYSTEM = """\
 Plan how to answer the user's question with the tools below, running as many calls in \
@@ -103,6 +90,46 @@ def _type_name(schema: Mapping[str, Any]) -> str:
     if isinstance(kind, str):
         return _JSON_TYPES.get(kind, kind)
     return "Any"
+
+
+_PLACEHOLDERS: dict[str, Any] = {"integer": 1, "number": 1.5, "boolean": True, "object": {}}
+
+
+def _example_call(tool: BaseTool, what: str, refs: Sequence[str] = ()) -> str:
+    """`tool(first_param=...)`, its value saying what goes there (or the references)."""
+    parameters = convert_to_openai_tool(tool)["function"].get("parameters", {})
+    properties = parameters.get("properties", {})
+    if not properties:
+        return f"{tool.name}()"
+    name, schema = next(iter(properties.items()))
+    kind = schema.get("type")
+    if kind == "array":
+        value: Any = list(refs) or [what]
+    elif kind in _PLACEHOLDERS:
+        value = _PLACEHOLDERS[kind]
+    else:
+        value = f"{what} {' and '.join(refs)}".strip() if refs else what
+    literal = json.dumps(value) if isinstance(value, str | list) else repr(value)
+    return f"{tool.name}({name}={literal})"  # strings in double quotes, as plans write them
+
+
+def derived_examples(tools: Sequence[BaseTool]) -> str:
+    """The planner's worked example when none is given: the plan language's shape written
+    with the graph's own tools and parameter names (a model copies what it sees, so an
+    example naming tools the graph lacks would be copied as unknown calls)."""
+    if not tools:
+        return "Question: Say hello.\n1. join()"
+    first, last = tools[0], tools[-1]
+    return "\n".join(
+        [
+            "Question: (a question needing two independent facts, then a step using both)",
+            f"1. {_example_call(first, 'the first fact to find')}",
+            f"2. {_example_call(first, 'the second fact to find')}",
+            "Thought: the last step needs both results",
+            f"3. {_example_call(last, 'combine', ['$1', '$2'])}",
+            "4. join()",
+        ]
+    )
 
 
 def describe_tool(tool: BaseTool) -> str:

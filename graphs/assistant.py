@@ -27,7 +27,6 @@ from langgraph.runtime import Runtime
 from agent import Context, TaskRecord, create_llm_compiler
 from agent.context import context_of
 from agent.models import ModelSpec, ainvoke_with_retry, resolve_model
-from agent.prompts import DEFAULT_EXAMPLES
 from tools import DEFAULT_TOOLS_EXAMPLES, default_tools
 
 Route = Literal["tools", "direct"]
@@ -70,7 +69,7 @@ def build_assistant(
     planner: ModelSpec | None = None,
     joiner: ModelSpec | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
-    examples: str = DEFAULT_EXAMPLES,
+    examples: str | None = None,
 ) -> CompiledStateGraph[AssistantState, Context, AssistantInput, AssistantOutput]:
     """Compile the router assistant around an LLMCompiler graph over `tools`.
 

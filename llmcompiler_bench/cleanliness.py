@@ -25,7 +25,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
-from agent.prompts import DEFAULT_EXAMPLES, joiner_messages, planner_messages
+from agent.prompts import joiner_messages, planner_messages
 from agent.references import is_exact_reference
 from agent.reply import is_call_line, protocol_lines
 from agent.state import RoundRecord
@@ -76,7 +76,7 @@ def _prompt_texts() -> Iterator[str]:
             for m in planner_messages(
                 direct_answers=direct,
                 tools=[],
-                examples=DEFAULT_EXAMPLES,
+                examples="",  # worked examples hold facts an honest answer may repeat
                 messages=[],
                 question=_MARK,
                 earlier_tasks=[],

@@ -16,7 +16,6 @@ from typing import Any
 from langgraph.store.base import BaseStore
 
 from agent.context import Context
-from agent.prompts import DEFAULT_EXAMPLES
 from llmcompiler_bench import replies
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
 from llmcompiler_bench.http_models import served_model
@@ -35,6 +34,7 @@ from llmcompiler_bench.tools import build_tools, call_key, call_table, sample_la
 from llmcompiler_bench.workloads import WORKLOADS, Item, Workload
 from llmcompiler_scripted import PROFILES, ModelProfile, ScriptedChatModel
 from llmcompiler_scripted.chat_model import Responder
+from tools.examples import OFFLINE_TOOLS_EXAMPLES
 
 INSTANT = PROFILES["instant"]
 
@@ -115,7 +115,7 @@ def _setup(
         planner=model(planner),
         joiner=model(joiner),
         react_model=model(replies.react(item, parallel=system.parallel_calls)),
-        examples=DEFAULT_EXAMPLES,
+        examples=OFFLINE_TOOLS_EXAMPLES,
         question=item.question,
         context=context,
         store=store,

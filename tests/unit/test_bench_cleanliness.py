@@ -16,6 +16,7 @@ from llmcompiler_bench.live import is_clean, live_table, summarize_live
 from llmcompiler_bench.recorder import Planned, ToolSpan
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.systems import LIVE_SYSTEMS, LLMCOMPILER, REACT
+from tools.examples import OFFLINE_TOOLS_EXAMPLES
 
 HONEST = json.loads((Path(__file__).parent / "honest_answers.json").read_text(encoding="utf-8"))
 QUESTION = "Which is faster, a cheetah or a lion?"
@@ -82,12 +83,12 @@ def test_an_option_the_question_names_is_an_answer_even_if_it_was_searched() -> 
     assert is_clean("Mount Everest", question=question, arguments=arguments)
 
 
-def test_an_answer_echoing_its_question_stays_clean_where_an_example_uses_the_same_words() -> None:
-    # The planner's worked example asks the same question: the words came from the question.
-    question = "What is the combined population of France and Germany, in millions?"
-    assert "combined population of France and Germany" in prompts.DEFAULT_EXAMPLES
-    answer = "The combined population of France and Germany is about 152 million."
-    assert is_clean(answer, question=question)
+def test_an_answer_repeating_a_worked_examples_words_stays_clean() -> None:
+    # Worked examples hold facts and questions, not protocol: the bench's own say this.
+    assert "15% of the population of Canada" in OFFLINE_TOOLS_EXAMPLES
+    answer = "15% of the population of Canada is about 6 million people."
+    assert is_clean(answer, question="What is 15% of the population of Canada?")
+    assert is_clean(answer, question="How many Canadians is 15%?")
 
 
 @pytest.mark.parametrize("entry", HONEST["answers"], ids=lambda e: e["kind"])
