@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from agent.inputs import (
     RULE,
@@ -21,6 +21,7 @@ from agent.inputs import (
     number,
     url,
 )
+from agent.placement import PLACEMENTS, Placement
 
 DEFAULT_PLANNER_MODEL = "openai:gpt-4o-mini"
 DEFAULT_MODEL_TIMEOUT_S = 120.0
@@ -116,10 +117,10 @@ class Context:
             "description": "Per tool call; a timeout becomes that task's error.",
         },
     )
-    default_placement: Literal["thread", "process", "ray"] = field(
+    default_placement: Placement = field(
         default="thread",
         metadata={
-            RULE: choice("thread", "process", "ray"),
+            RULE: choice(*PLACEMENTS),
             "description": "Where calls of sync tools that declare no metadata placement run: "
             "thread (a thread of its own), process (the engine's worker processes: CPU-bound "
             "tools) or ray (a Ray task; RAY_ADDRESS picks the cluster). Async tools stay on "

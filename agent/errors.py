@@ -1,4 +1,4 @@
-"""The engine's exceptions, in one place (all exported from `agent`).
+"""The engine's exceptions, in one place (all but `RemoteToolError` exported from `agent`).
 
 Few of them ever reach a caller: a tool's failure, a bad plan line or a model that cannot be
 reached becomes a recorded task error or plan note that the joiner sees. These are for the
@@ -37,3 +37,10 @@ class PlacementError(LLMCompilerError, RuntimeError):
 
 class WorkerCrashed(PlacementError):
     """The worker process or Ray worker running a call died before returning a result."""
+
+
+class RemoteToolError(Exception):
+    """Stands in for a tool's exception that could not be pickled back from a worker process
+    or a Ray task; its class carries the original exception's name, so the task's error reads
+    the same. Neither an `LLMCompilerError` nor exported: it is the tool's own exception, which
+    reaches no caller, only the task's recorded error."""

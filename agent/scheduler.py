@@ -11,7 +11,6 @@ every wake-up is a future resolving.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import time
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 from langgraph.runtime import Runtime
@@ -40,13 +38,7 @@ from agent.live_round import (
     round_key,
     step_checkpoint,
 )
-from agent.placement import (
-    idempotency_key_bound,
-    in_own_thread,
-    placement_of,
-    prepare,
-    run_placed,
-)
+from agent.placement import prepare
 from agent.plan import read_plan
 from agent.references import resolve_references
 from agent.results import to_stored
@@ -78,32 +70,6 @@ def _with_usage(record: TaskRecord, meter: UsageMeter) -> TaskRecord:
 def call_key(tool: str, args: Mapping[str, Any]) -> str:
     """Identity of a call for common-call elimination: tool and resolved arguments."""
     return f"{tool}:{json.dumps(args, sort_keys=True, ensure_ascii=False, default=str)}"
-
-
-def _is_async(tool: BaseTool) -> bool:
-    if isinstance(tool, StructuredTool):
-        return tool.coroutine is not None
-    return type(tool)._arun is not BaseTool._arun
-
-
-async def _invoke(tool: BaseTool, args: dict[str, Any], config: RunnableConfig, where: str) -> Any:
-    """Run one call where its tool is placed (`agent/placement.py`, docs/placement.md).
-
-    `"thread"`: async tools run on the loop; each sync call gets a thread of its own. Not a
-    fixed pool: a sync tool's thread cannot be killed, so a call past its timeout would hold a
-    pool worker and starve the calls queued behind it. `"process"` and `"ray"`: a worker
-    process of the engine's pool or a Ray task, killed or cancelled when the call is. The
-    concurrency cap bounds the calls running at once wherever they run (a timed-out call
-    gives its slot back).
-    """
-    with idempotency_key_bound((config.get("metadata") or {}).get("idempotency_key")):
-        if where != "thread":
-            return await run_placed(tool, args, config, where)
-        if _is_async(tool):
-            return await tool.ainvoke(args, config)
-        return await in_own_thread(
-            functools.partial(contextvars.copy_context().run, tool.invoke, args, config)
-        )
 
 
 def _tool_config(record: TaskRecord, idempotency_key: str, meter: UsageMeter) -> RunnableConfig:
@@ -195,11 +161,10 @@ async def _run(
         live.running.add(record["idx"])
         deadline = asyncio.timeout(None)  # set once prepared: the timeout measures the call
         try:
-            where = placement_of(tool, ctx.default_placement, is_async=_is_async(tool))
-            await prepare(where)  # Ray's start, a claimed worker: before the call's timeout
+            placed = await prepare(tool, traits, ctx.default_placement)  # Ray up, worker ready
             async with deadline:
                 deadline.reschedule(asyncio.get_running_loop().time() + ctx.tool_timeout_s)
-                value = await _invoke(tool, args, config, where)
+                value = await placed.run(args, config)
         except GraphBubbleUp:  # interrupt() inside a tool: LangGraph's, not a task error
             raise
         except Exception as exc:

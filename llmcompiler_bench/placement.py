@@ -28,9 +28,9 @@ from typing import Any
 from langchain_core.tools import StructuredTool
 
 from agent import Context, create_llm_compiler, placement
+from agent.placement import PLACEMENTS
 from llmcompiler_scripted import PROFILES, ScriptedChatModel
 
-PLACEMENTS = ("thread", "process", "ray")
 ANSWER = "Thought: all combined\nAction: Finish(done)"
 
 

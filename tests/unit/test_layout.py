@@ -78,3 +78,36 @@ def test_no_file_points_outside_the_repository() -> None:
     outside = ".." + "/shared"  # spelled apart so that this file does not match itself
     pointing = [str(p.relative_to(ROOT)) for p in tracked if outside in p.read_text("utf-8")]
     assert not pointing
+
+
+PLACEMENT = "agent.placement"
+PLACEMENT_BACKENDS = ("threads", "processes", "ray_tasks")
+"""One module per placement; the package's other modules are the pieces the backends share."""
+
+
+def test_placement_backends_import_nothing_of_each_other() -> None:
+    """Of the placement package, a backend imports only the shared modules, not another
+    backend nor the package itself (which imports every backend); a shared module no backend."""
+    folder = ROOT / "agent" / "placement"
+    modules = {path.stem: path for path in folder.glob("*.py") if path.stem != "__init__"}
+    assert set(PLACEMENT_BACKENDS) <= set(modules)
+    shared = set(modules) - set(PLACEMENT_BACKENDS)
+    offending = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules.values()
+        for name in imported_modules(path)
+        if (name == PLACEMENT or name.startswith(f"{PLACEMENT}."))
+        and name.removeprefix(f"{PLACEMENT}.") not in shared
+    }
+    assert not offending
+
+
+def test_the_engine_uses_no_relative_imports() -> None:
+    """The checks above read absolute imports: a relative one would slip past them."""
+    relative = {
+        str(path.relative_to(ROOT))
+        for path in python_files("agent")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level
+    }
+    assert not relative

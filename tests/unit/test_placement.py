@@ -14,14 +14,11 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool, tool
 
-from agent import Context, placement
-from agent.placement import (
-    PlacementError,
-    RemoteCall,
-    execute,
-    placement_of,
-    remote_call,
-)
+from agent import Context, PlacementError, placement
+from agent.errors import RemoteToolError
+from agent.placement import placement_of, ray_tasks, settings, wire
+from agent.placement.wire import RemoteCall, execute, remote_call
+from agent.toolset import ToolTraits
 from llmcompiler_scripted import PROFILES
 from tests.helpers import run_graph, scripted_graph
 
@@ -73,24 +70,29 @@ def on(where: str | None) -> StructuredTool:
     return copy
 
 
+def where(where: str | None, default: str, *, is_async: bool = False) -> str:
+    """Where a call of `add` with `metadata={"placement": where}` runs."""
+    return placement_of("add", ToolTraits.of(on(where)), default, is_async=is_async)
+
+
 def test_the_default_is_a_thread_and_metadata_wins() -> None:
     assert Context().default_placement == "thread"
-    assert placement_of(on(None), "thread") == "thread"
-    assert placement_of(on(None), "process") == "process"
-    assert placement_of(on("ray"), "process") == "ray"
-    assert placement_of(on("thread"), "ray") == "thread"
+    assert where(None, "thread") == "thread"
+    assert where(None, "process") == "process"
+    assert where("ray", "process") == "ray"
+    assert where("thread", "ray") == "thread"
 
 
 def test_async_tools_stay_on_the_loop_unless_they_declare_a_placement() -> None:
-    assert placement_of(on(None), "process", is_async=True) == "thread"
-    assert placement_of(on("process"), "thread", is_async=True) == "process"
+    assert where(None, "process", is_async=True) == "thread"
+    assert where("process", "thread", is_async=True) == "process"
 
 
 def test_an_unknown_placement_is_named() -> None:
     with pytest.raises(PlacementError, match=r"unknown placement 'gpu'.*tool 'add' metadata"):
-        placement_of(on("gpu"), "thread")
+        where("gpu", "thread")
     with pytest.raises(PlacementError, match=r"unknown placement 'cloud'.*default_placement"):
-        placement_of(on(None), "cloud")
+        where(None, "cloud")
 
 
 async def test_an_unknown_placement_is_the_tasks_error() -> None:
@@ -144,7 +146,7 @@ def test_a_tool_function_pickles_by_reference_to_its_tool() -> None:
     # function by name; the engine's pickler refers to it as `add.func`.
     with pytest.raises((pickle.PicklingError, AttributeError)):
         pickle.dumps(add.func)
-    assert pickle.loads(placement._process_dumps(add.func)) is add.func
+    assert pickle.loads(wire.process_dumps(add.func)) is add.func
 
 
 def test_what_a_worker_process_cannot_import_is_refused_here() -> None:
@@ -152,7 +154,7 @@ def test_what_a_worker_process_cannot_import_is_refused_here() -> None:
         return x
 
     with pytest.raises((pickle.PicklingError, AttributeError)):
-        placement._process_dumps(local)
+        wire.process_dumps(local)
 
     def main_function() -> None:
         """Defined in a script."""
@@ -160,29 +162,29 @@ def test_what_a_worker_process_cannot_import_is_refused_here() -> None:
     main_function.__module__ = "__main__"
     main_function.__qualname__ = "main_function"
     with pytest.raises(pickle.PicklingError, match="__main__ module, which worker processes"):
-        placement._process_dumps(main_function)
+        wire.process_dumps(main_function)
 
 
 def call_of(target: Any, **kwargs: Any) -> bytes:
     call = RemoteCall(
         tool="t", target=target, args=(), kwargs=kwargs, config={}, idempotency_key="k|1"
     )
-    return placement._process_dumps(call)
+    return wire.process_dumps(call)
 
 
 def test_the_worker_side_returns_the_value_or_the_exception() -> None:
-    assert placement._unpack(execute(call_of(add.func, a=2, b=3))) == 5
+    assert wire.unpack(execute(call_of(add.func, a=2, b=3))) == 5
     # Picky pickles but does not load back (its __init__ takes two arguments): a stand-in
     # of the same name is raised, so the task's error reads "Picky: x/y" all the same.
-    with pytest.raises(placement.RemoteToolError, match="x/y") as caught:
-        placement._unpack(execute(call_of(raise_picky)))
+    with pytest.raises(RemoteToolError, match="x/y") as caught:
+        wire.unpack(execute(call_of(raise_picky)))
     assert type(caught.value).__name__ == "Picky"
-    assert isinstance(caught.value, placement.RemoteToolError)
+    assert isinstance(caught.value, RemoteToolError)
     assert "Raised in the worker" in caught.value.__notes__[0]
 
 
 def test_a_result_that_does_not_pickle_comes_back_as_its_stored_form() -> None:
-    value = placement._unpack(execute(call_of(give_lock)))
+    value = wire.unpack(execute(call_of(give_lock)))
     assert isinstance(value, str) and "lock" in value
 
 
@@ -193,20 +195,20 @@ def test_the_worker_side_injects_the_config_and_binds_the_key() -> None:
         "metadata": {"idempotency_key": "thread||turn|4", "llmcompiler_task_idx": 4},
         "tags": ["x"],
     }
-    result = placement._unpack(execute(placement._process_dumps(call)))
+    result = wire.unpack(execute(wire.process_dumps(call)))
     assert result["config_key"] == result["current_key"] == "thread||turn|4"
 
 
 def test_an_async_function_runs_to_completion_in_the_worker() -> None:
     call = remote_call(keyed_async, (), {}, {"metadata": {"idempotency_key": "k"}})
     assert call.is_async
-    assert placement._unpack(execute(placement._process_dumps(call)))["current_key"] == "k"
+    assert wire.unpack(execute(wire.process_dumps(call)))["current_key"] == "k"
 
 
 def test_a_call_the_worker_cannot_load_says_so() -> None:
     for payload in (b"not a pickle", pickle.dumps(("not", "a", "call"))):
         with pytest.raises(PlacementError, match="cannot load the call in the worker"):
-            placement._unpack(execute(payload))
+            wire.unpack(execute(payload))
 
 
 @pytest.mark.parametrize(
@@ -223,25 +225,25 @@ def test_a_bad_time_limit_in_the_environment_is_named_with_what_is_allowed(
     monkeypatch.setenv(name, value)
     expected = f"{name}={value!r} is not allowed: use a number of seconds {allowed}"
     with pytest.raises(PlacementError) as caught:
-        placement._env_seconds(name, 60.0)
+        settings.env_seconds(name, 60.0)
     assert str(caught.value) == expected
 
 
 def test_the_ray_resource_check_is_on_unless_set_to_0(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert placement._checks_resources()
+    assert ray_tasks._checks_resources()
     monkeypatch.setenv("LLMCOMPILER_RAY_CHECK_RESOURCES", "0")
-    assert not placement._checks_resources()
+    assert not ray_tasks._checks_resources()
     monkeypatch.setenv("LLMCOMPILER_RAY_CHECK_RESOURCES", "no")
     with pytest.raises(
         PlacementError, match=r"LLMCOMPILER_RAY_CHECK_RESOURCES='no' is not allowed: use 1"
     ):
-        placement._checks_resources()
+        ray_tasks._checks_resources()
 
 
 def test_a_ray_request_fits_only_a_node_that_has_all_of_it_at_once() -> None:
     nodes = [{"CPU": 8.0}, {"CPU": 2.0, "GPU": 1.0}]
-    assert placement._unmet("t", {"CPU": 2.0, "GPU": 1.0}, nodes) is None
-    assert placement._unmet("t", {"CPU": 4.0, "GPU": 1.0}, nodes) == (
+    assert ray_tasks._unmet("t", {"CPU": 2.0, "GPU": 1.0}, nodes) is None
+    assert ray_tasks._unmet("t", {"CPU": 4.0, "GPU": 1.0}, nodes) == (
         "cannot run 't' on Ray: it asks for 4 CPU, 1 GPU, which no node of the cluster has "
         "(the most one node has: 8 CPU, 1 GPU); ask for less in the tool's metadata "
         "(num_cpus, num_gpus, ray_options), or, on an autoscaling cluster that adds such "
@@ -250,10 +252,10 @@ def test_a_ray_request_fits_only_a_node_that_has_all_of_it_at_once() -> None:
 
 
 def test_what_a_ray_task_asks_for_is_read_from_its_options() -> None:
-    options = placement._ray_options(on("ray"))
-    assert placement._requested(options) == {"CPU": 1.0}
+    options = dict(ToolTraits.of(on("ray")).ray_options)
+    assert ray_tasks._requested(options) == {"CPU": 1.0}
     options = {**options, "num_gpus": 0.5, "memory": 2**30, "resources": {"tpu": 2}}
-    assert placement._requested(options) == {"CPU": 1.0, "GPU": 0.5, "memory": 2.0**30, "tpu": 2}
+    assert ray_tasks._requested(options) == {"CPU": 1.0, "GPU": 0.5, "memory": 2.0**30, "tpu": 2}
 
 
 def test_shutdown_forgets_the_backends_and_the_next_use_makes_new_ones() -> None:

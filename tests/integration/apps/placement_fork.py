@@ -16,18 +16,24 @@ import sys
 import time
 
 from agent import placement
+from agent.toolset import ToolTraits
 from tests.integration.apps.placement_run import linger, placed, write
 
 
-async def main(journal: str) -> None:
+async def linger_in_the_pool(seconds: float, journal: str) -> None:
     tool = placed(linger, "process")
-    await placement.run_placed(tool, {"seconds": 0, "journal": journal}, {}, "process")
+    call = await placement.prepare(tool, ToolTraits.of(tool), "process")
+    await call.run({"seconds": seconds, "journal": journal}, {})
+
+
+async def main(journal: str) -> None:
+    await linger_in_the_pool(0, journal)
     child = os.fork()
     if child == 0:
         time.sleep(600)
         os._exit(0)
     write(journal, f"child {child}")
-    await placement.run_placed(tool, {"seconds": 600, "journal": journal}, {}, "process")
+    await linger_in_the_pool(600, journal)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from agent import Context, placement
+from agent.placement import ray_tasks
 from llmcompiler_scripted import PROFILES
 from tests.helpers import run_graph, scripted_graph
 from tests.integration.apps.placement_run import crunch, placed
@@ -33,8 +34,8 @@ def counted_probe(address: str, timeout: float) -> None:
     probe(address, timeout)
 
 
-probe = placement._probe_ray
-placement._probe_ray = counted_probe
+probe = ray_tasks._probe_ray
+ray_tasks._probe_ray = counted_probe
 
 
 async def run_once() -> dict[str, Any]:
