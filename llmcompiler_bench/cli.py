@@ -22,7 +22,14 @@ from llmcompiler_bench.export import payload, write_json
 from llmcompiler_bench.gantt import MISSING, chart_paths, draw
 from llmcompiler_bench.live import DEFAULT_WORKLOAD as LIVE_DEFAULT
 from llmcompiler_bench.live import WORKLOADS as LIVE_WORKLOADS
-from llmcompiler_bench.live import live_payload, live_table, run_live, summarize_live
+from llmcompiler_bench.live import (
+    first_token_table,
+    first_tokens,
+    live_payload,
+    live_table,
+    run_live,
+    summarize_live,
+)
 from llmcompiler_bench.optimizations import run_optimizations, summarize_optimizations
 from llmcompiler_bench.peers import PEERS, PeersResult, run_peers
 from llmcompiler_bench.peers.registry import ORIGINAL_COMMIT, ORIGINAL_REPOSITORY, not_a_checkout
@@ -241,6 +248,7 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
     if args.model:
         header(console, settings, live=args.model)
         console.print(live_table(summarize_live(records, LIVE_SYSTEMS)))
+        console.print(first_token_table(first_tokens(records, LIVE_SYSTEMS)))
         if args.json:
             write_json(args.json, live_payload(args.model, workload, settings, records))
             console.print(f"wrote {args.json}", markup=False)

@@ -116,7 +116,9 @@ async def run_live(
                     react_model=model,
                     examples=examples,
                     question=item.question,
-                    context=Context(planner_model=spec, base_url=base_url),
+                    context=Context(
+                        planner_model=spec, base_url=base_url, max_output_tokens=MAX_OUTPUT_TOKENS
+                    ),
                 )
                 outcome = await run_system(system, setup)
                 record = make_record(
@@ -238,6 +240,62 @@ def live_table(summaries: Sequence[LiveSummary]) -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class FirstTokens:
+    """Time to first token of one kind of model call (planner, joiner, or a baseline's
+    `model`) over a live run, in run order: the first call is cold (the server has none of
+    its prompt cached), the rest warm (a server that keeps the fixed prompt prefix, such as
+    llama.cpp with its RAM prompt cache, prefills only what changed)."""
+
+    system: str
+    kind: str
+    calls: int
+    cold_s: float | None
+    warm: Stat | None
+    longest_reply: int
+    """Output tokens of the longest reply (estimated when the server reports none)."""
+
+
+def first_tokens(records: Sequence[RunRecord], systems: Sequence[System]) -> list[FirstTokens]:
+    out = []
+    for system in systems:
+        spans = [span for r in records if r.system == system.name for span in r.models]
+        for kind in dict.fromkeys(span.kind for span in spans):
+            of_kind = [span for span in spans if span.kind == kind]
+            ttft = [
+                None if s.first_token_s is None else s.first_token_s - s.start_s for s in of_kind
+            ]
+            out.append(
+                FirstTokens(
+                    system=system.label,
+                    kind=kind,
+                    calls=len(of_kind),
+                    cold_s=ttft[0],
+                    warm=stat(ttft[1:]),
+                    longest_reply=max(s.output_tokens for s in of_kind),
+                )
+            )
+    return out
+
+
+def first_token_table(rows: Sequence[FirstTokens]) -> Table:
+    table = Table(title="live model: time to first token per kind of call, cold and warm")
+    table.caption = (
+        f"cold: the run's first call of that kind; warm: median [min–max] of the rest. "
+        f"Longest reply against the output cap ({MAX_OUTPUT_TOKENS} tokens), which the "
+        "engine also enforces by reading no further."
+    )
+    for name in ("system", "call", "calls", "cold s", "warm s", "longest reply (tokens)"):
+        table.add_column(name, justify="left" if name in ("system", "call") else "right")
+    for row in rows:
+        warm = (
+            f"{row.warm.median:.2f} [{row.warm.low:.2f}–{row.warm.high:.2f}]" if row.warm else "–"
+        )
+        cold = f"{row.cold_s:.2f}" if row.cold_s is not None else "–"
+        table.add_row(row.system, row.kind, str(row.calls), cold, warm, f"{row.longest_reply:,}")
+    return table
+
+
 def live_payload(
     spec: str, workload: str, settings: Settings, records: Sequence[RunRecord]
 ) -> dict[str, Any]:
@@ -249,6 +307,7 @@ def live_payload(
         "n": settings.n,
         "repeats": settings.repeats,
         "summaries": [dataclasses.asdict(s) for s in summaries],
+        "first_tokens": [dataclasses.asdict(f) for f in first_tokens(records, LIVE_SYSTEMS)],
         "records": [
             {
                 "item": r.item,
