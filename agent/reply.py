@@ -45,8 +45,13 @@ _THOUGHT = re.compile(
     rf"^{_DECOR}Thought[ \t]*:[ \t]*(.*?)(?=\n{_DECOR}(?:Action|Finish|Replan)\b|\Z)",
     re.I | re.S | re.M,
 )
-_NUMBER = re.compile(r"(?:Step[ \t]+)?\d+[.):][*_`]*[ \t]*", re.I)
-_CALL = re.compile(rf"{_DECOR}(?:(?:Step[ \t]+)?\d+[.):][*_`]*[ \t]*)?[*_`]*([A-Za-z_]\w*)\(", re.I)
+_INDEX = r"(?:\d+|(?-i:[A-Z]))"
+"""A plan line's number, or the capital letter a model copies from the prompt's wording
+(`N. join()`): a copied plan line either way."""
+_NUMBER = re.compile(rf"(?:Step[ \t]+)?{_INDEX}[.):][*_`]*[ \t]*", re.I)
+_CALL = re.compile(
+    rf"{_DECOR}(?:(?:Step[ \t]+)?{_INDEX}[.):][*_`]*[ \t]*)?[*_`]*([A-Za-z_]\w*)\(", re.I
+)
 _LISTING = re.compile(r"[ \t]*->")
 _PAREN = re.compile(r"[()]")
 _LINE_END = " \t\r*_`"
