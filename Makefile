@@ -1,11 +1,12 @@
-# One venv, pinned by constraints.txt (the engine leans on LangGraph internals: task ids, resume).
+# One venv, pinned by constraints.txt (the engine leans on LangGraph internals: task ids, resume;
+# agent/_langgraph.py); `test-oldest-langgraph` builds a second one for the oldest LangGraph.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := agent graphs tools llmcompiler_cli llmcompiler_bench llmcompiler_scripted tests
 
-.PHONY: install test lint typecheck pytest demo bench bench-peers bench-placement bench-parser fuzz load lock clean local-model local-model-build local-model-serve
+.PHONY: install test test-oldest-langgraph lint typecheck pytest demo bench bench-peers bench-placement bench-parser fuzz load lock clean local-model local-model-build local-model-serve
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +27,25 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The engine's tests (tests/unit) on the oldest LangGraph pyproject.toml allows, in a venv of
+# its own: the pins of constraints.txt, except those constraints-oldest.txt replaces. `make
+# test` covers the newest (constraints.txt); .ci/run runs both (docs/testing.md).
+OLDEST_VENV := .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
+
+$(OLDEST_STAMP): pyproject.toml constraints.txt constraints-oldest.txt
+	test -x $(OLDEST_VENV)/bin/python || $(PY) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	awk -F'==' 'NR == FNR { moved[$$1]; next } !($$1 in moved)' \
+		constraints-oldest.txt constraints.txt > $(OLDEST_VENV)/constraints.txt
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -c $(OLDEST_VENV)/constraints.txt \
+		-c constraints-oldest.txt -e '.[dev]'
+	touch $@
+
+test-oldest-langgraph: $(OLDEST_STAMP)
+	$(OLDEST_VENV)/bin/python -c 'import importlib.metadata as m; print("langgraph", m.version("langgraph"))'
+	$(OLDEST_VENV)/bin/pytest -q tests/unit
 
 demo: $(STAMP)
 	$(BIN)/llmcompiler demo
@@ -112,4 +132,4 @@ local-model: local-model-build
 	$(MAKE) local-model-serve
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(OLDEST_VENV) .mypy_cache .ruff_cache .pytest_cache

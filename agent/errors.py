@@ -44,3 +44,8 @@ class RemoteToolError(Exception):
     or a Ray task; its class carries the original exception's name, so the task's error reads
     the same. Neither an `LLMCompilerError` nor exported: it is the tool's own exception, which
     reaches no caller, only the task's recorded error."""
+
+
+class InternalsChanged(LLMCompilerError, RuntimeError):
+    """A private LangGraph or langchain-core API the engine relies on is missing or changed
+    (docs/langgraph.md, "LangGraph internals we rely on"): a version outside the tested range."""

@@ -8,14 +8,13 @@ records), so a resumed run builds a new one around the replayed plan.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
+from agent._langgraph import invocation_id, step_task_writes
 from agent.cache import ResultCache
 from agent.context import Context
 from agent.handoff import PlanHandoff
@@ -64,51 +63,23 @@ def _execution(runtime: Runtime[Context]) -> tuple[str | None, str, str]:
     return info.thread_id, info.checkpoint_ns.rpartition("|")[0], info.checkpoint_id
 
 
-def _pregel_loop() -> Any:
-    """The Pregel loop running this invocation, or None.
-
-    LangGraph gives each node a call hook bound to the invocation's own loop; there is no
-    public handle. The loop is used for two things only, both degrading safely if LangGraph's
-    internals change: telling concurrent invocations apart, and seeing which node of this
-    step a resume restored from the checkpoint.
-    """
-    call = get_config().get("configurable", {}).get("__pregel_call")
-    schedule = getattr(call, "keywords", {}).get("schedule_task")
-    return getattr(schedule, "__self__", None)
-
-
-def _invocation_id() -> str:
-    """Tells apart concurrent invocations of the graph, even two that resume the same
-    checkpoint of the same thread; shared by all nodes of one step (`execution_info.run_id`
-    is set only when the caller passes one)."""
-    loop = _pregel_loop()
-    return "" if loop is None else f"{id(loop):x}"
-
-
 def restored_writes(node: str) -> list[tuple[str, Any]] | None:
     """The writes of this step's `node` if a resume restored them from the checkpoint (it
     finished before the process died, so LangGraph will not run it again), else None.
 
     A SIGKILL can land between the planner's and the scheduler's writes; the partner that
-    resumes alone must then do without the other instead of waiting for it.
+    resumes alone must then do without the other instead of waiting for it. Valid while
+    `node` cannot have returned in this run, which the hand-off ensures: the scheduler returns
+    only after the plan has ended, the planner only after the scheduler's outcome.
     """
-    loop = _pregel_loop()
-    restored = getattr(loop, "_reapplied_task_ids", None)
-    tasks = getattr(loop, "tasks", None)
-    if not restored or not isinstance(tasks, Mapping):
-        return None
-    for task in tasks.values():
-        if getattr(task, "name", None) == node and getattr(task, "id", None) in restored:
-            # a task that failed or was interrupted is restored with no writes: it runs again
-            return list(task.writes) or None
-    return None
+    return step_task_writes(node)
 
 
 def round_key(runtime: Runtime[Context]) -> str:
     """Shared by the planner and scheduler of one step of one invocation; unique per step,
     invocation and graph level (two concurrent runs of a thread never share a round)."""
     thread, namespace, checkpoint = _execution(runtime)
-    return f"{thread}|{namespace}|{checkpoint}|{_invocation_id()}"
+    return f"{thread}|{namespace}|{checkpoint}|{invocation_id()}"
 
 
 def step_checkpoint(runtime: Runtime[Context]) -> str:

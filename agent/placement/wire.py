@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
-from langchain_core.tools.base import _get_runnable_config_param
 
+from agent._langgraph import runnable_config_param
 from agent.errors import PlacementError, RemoteToolError
 from agent.placement.idempotency import idempotency_key_bound
 
@@ -93,7 +93,7 @@ def remote_call(
         kwargs={k: v for k, v in kwargs.items() if k not in none_params},
         config=plain,
         idempotency_key=plain["metadata"].get("idempotency_key"),
-        config_param=_get_runnable_config_param(target),
+        config_param=runnable_config_param(target),
         none_params=none_params,
         is_async=is_async,
     )
