@@ -73,7 +73,7 @@ bench-parser: $(STAMP)
 
 # 100 concurrent runs on `langgraph dev` with scripted models: completed / failed / lost, p50/p95.
 load: $(STAMP)
-	$(BIN)/python -m llmcompiler_cli.loadtest --threads 100
+	$(BIN)/python -m llmcompiler_bench.load --threads 100
 
 # Parser fuzzing at depth (outside CI; `make test` runs a few hundred examples).
 fuzz: $(STAMP)

@@ -6,14 +6,20 @@ Serves ``POST /v1/chat/completions`` (SSE streaming and plain JSON) and ``GET /v
 
     python -m llmcompiler_scripted.server --port 0 --script replies.json [--profile NAME]
         [--time-scale F] [--loop]
+    python -m llmcompiler_scripted.server --port 0 --respond package.module.function
+        [--respond-kwargs "{'name': 1}"] [--profile NAME] [--time-scale F]
 
-which prints its base URL (``http://127.0.0.1:PORT/v1``) on stdout once listening.
+which prints its base URL (``http://127.0.0.1:PORT/v1``) on stdout once listening
+(:func:`llmcompiler_scripted.child.served_in_child` runs it so, for the load benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import functools
+import importlib
 import json
 import signal
 import sys
@@ -320,21 +326,47 @@ def _openai_tool_calls(deltas: list[Delta]) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve a JSON script (a list of replies) until interrupted or terminated."""
+    """Serve a JSON script (a list of replies), or a `respond` function imported by dotted
+    path, until interrupted or terminated."""
     parser = argparse.ArgumentParser(
         prog="python -m llmcompiler_scripted.server", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--script", type=Path, required=True, help="JSON list of replies")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--script", type=Path, help="JSON list of replies")
+    source.add_argument(
+        "--respond", metavar="PATH", help="dotted path of a respond(messages) function"
+    )
+    parser.add_argument(
+        "--respond-kwargs",
+        type=_literal_kwargs,
+        default={},
+        metavar="DICT",
+        help="keyword arguments bound to --respond's function (a Python literal)",
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="instant")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--loop", action="store_true", help="cycle through the script forever")
     args = parser.parse_args(argv)
-    script = json.loads(args.script.read_text())
-    if not isinstance(script, list):
-        parser.error("--script must hold a JSON list of replies")
+    if args.respond_kwargs and not args.respond:
+        parser.error("--respond-kwargs goes with --respond")
+    script: list[Reply] = []
+    respond: ServerResponder | None = None
+    if args.respond:
+        module, _, name = args.respond.rpartition(".")
+        try:
+            function = getattr(importlib.import_module(module), name)
+        except (ImportError, ValueError, AttributeError) as exc:
+            parser.error(f"--respond {args.respond}: {exc}")
+        respond = functools.partial(function, **args.respond_kwargs)
+    else:
+        script = json.loads(args.script.read_text())
+        if not isinstance(script, list):
+            parser.error("--script must hold a JSON list of replies")
     timing = PROFILES[args.profile].scaled(args.time_scale)
-    server = ScriptedOpenAIServer(script, timing=timing, loop=args.loop, port=args.port)
+    server = ScriptedOpenAIServer(
+        script, respond=respond, timing=timing, loop=args.loop, port=args.port
+    )
     # SIGTERM ends the process like Ctrl-C, so in-flight streams are cut off cleanly.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with server:
@@ -344,6 +376,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+def _literal_kwargs(text: str) -> dict[str, Any]:
+    """`--respond-kwargs`: a dict literal with string keys (values may be any literal)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as exc:
+        raise argparse.ArgumentTypeError(f"not a Python literal: {text!r}") from exc
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise argparse.ArgumentTypeError(f"not a dict of keyword arguments: {text!r}")
+    return value
 
 
 if __name__ == "__main__":

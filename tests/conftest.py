@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
 from llmcompiler_scripted import ModelProfile, ScriptedOpenAIServer
+from llmcompiler_scripted.chat_model import Reply
+from llmcompiler_scripted.server import ServerResponder
 
 FAST_SERVER = ModelProfile(
     name="test-server", ttft_s=0.02, prefill_tok_per_s=1e9, decode_tok_per_s=300
@@ -36,19 +38,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def openai_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., ScriptedOpenAIServer]]:
-    """Start scripted OpenAI-compatible servers on 127.0.0.1: `openai_server(respond)`.
+    """Start scripted OpenAI-compatible servers on 127.0.0.1: `openai_server(respond=f)` or
+    `openai_server([reply, ...])`, the arguments of `ScriptedOpenAIServer` (`timing` defaults
+    to `FAST_SERVER`).
 
-    `respond(messages) -> str` scripts each completion; every server started is stopped when
-    the test ends. A dummy OPENAI_API_KEY is set so the real `langchain-openai` client path
-    runs unchanged.
+    Every server started is stopped when the test ends. A dummy OPENAI_API_KEY is set so the
+    real `langchain-openai` client path runs unchanged.
     """
     monkeypatch.setenv("OPENAI_API_KEY", "dummy-key")
     with ExitStack() as servers:
 
         def start(
-            respond: Callable[[list[dict[str, Any]]], str], *, timing: ModelProfile = FAST_SERVER
+            responses: Sequence[Reply] = (),
+            *,
+            respond: ServerResponder | None = None,
+            timing: ModelProfile = FAST_SERVER,
         ) -> ScriptedOpenAIServer:
-            return servers.enter_context(ScriptedOpenAIServer(respond=respond, timing=timing))
+            server = ScriptedOpenAIServer(responses, respond=respond, timing=timing)
+            return servers.enter_context(server)
 
         yield start
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +124,17 @@ def _respond(messages: list[dict[str, Any]]) -> Any:
 
 
 async def test_live_mode_runs_every_system_offline_through_a_real_client(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    openai_server: Callable[..., ScriptedOpenAIServer],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    server = openai_server(respond=_respond)
     out = tmp_path / "live.json"
-    with ScriptedOpenAIServer(respond=_respond) as server:
-        code, text = await _bench(
-            "--model", "openai:scripted", "--base-url", server.base_url, "--n", "1",
-            "--json", str(out),
-        )  # fmt: skip
+    code, text = await _bench(
+        "--model", "openai:scripted", "--base-url", server.base_url, "--n", "1",
+        "--json", str(out),
+    )  # fmt: skip
     assert code == 0, text
     assert "LIVE model openai:scripted" in text and "on corpus" in text.replace("\n", " ")
     data = json.loads(out.read_text())

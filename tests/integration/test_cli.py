@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +49,20 @@ def respond(messages: list[dict[str, Any]]) -> str:
     return "Expression: 6 * 7"  # the math tool's own model call
 
 
-def test_ask_json_through_an_openai_compatible_server(tmp_path: Path) -> None:
-    with ScriptedOpenAIServer(respond=respond) as server:
-        done = _cli(
-            "ask",
-            "What is 6 times 7?",
-            "--json",
-            "--model",
-            "openai:local-model",
-            "--thread",
-            "cli-thread",
-            env={"OPENAI_BASE_URL": server.base_url, "LLMCOMPILER_DATA_DIR": str(tmp_path)},
-        )
+def test_ask_json_through_an_openai_compatible_server(
+    openai_server: Callable[..., ScriptedOpenAIServer], tmp_path: Path
+) -> None:
+    server = openai_server(respond=respond)
+    done = _cli(
+        "ask",
+        "What is 6 times 7?",
+        "--json",
+        "--model",
+        "openai:local-model",
+        "--thread",
+        "cli-thread",
+        env={"OPENAI_BASE_URL": server.base_url, "LLMCOMPILER_DATA_DIR": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["answer"] == "42"
@@ -79,36 +82,40 @@ def test_demo_runs_offline_and_labels_the_simulation() -> None:
     assert "LLM calls: 5" in done.stdout  # planner, three math calls, joiner
 
 
-def test_ask_approve_shows_the_plan_and_runs_it_after_approval() -> None:
-    with ScriptedOpenAIServer(respond=respond) as server:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "llmcompiler_cli.main",
-                "ask",
-                "6 times 7?",
-                "--approve",
-                "--model",
-                "openai:local-model",
-            ],
-            cwd=ROOT,
-            input="a\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x"},
-        )
+def test_ask_approve_shows_the_plan_and_runs_it_after_approval(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
+    server = openai_server(respond=respond)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmcompiler_cli.main",
+            "ask",
+            "6 times 7?",
+            "--approve",
+            "--model",
+            "openai:local-model",
+        ],
+        cwd=ROOT,
+        input="a\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x"},
+    )
     assert done.returncode == 0, done.stderr
     assert "plan 1 awaits approval" in done.stdout
     assert "1. math(problem='What is 6 times 7?')" in done.stdout
     assert "42" in done.stdout.split("answer")[-1]
 
 
-def test_ask_refuses_a_blank_question_with_exit_2_and_no_model_call() -> None:
-    with ScriptedOpenAIServer(respond=respond) as server:
-        done = _cli("ask", "   ", "--model", "openai:local-model", "--base-url", server.base_url)
-        assert server.requests == []
+def test_ask_refuses_a_blank_question_with_exit_2_and_no_model_call(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
+    server = openai_server(respond=respond)
+    done = _cli("ask", "   ", "--model", "openai:local-model", "--base-url", server.base_url)
+    assert server.requests == []
     assert done.returncode == 2
     assert done.stderr.startswith("error: the question is empty")
 
@@ -119,10 +126,12 @@ def test_ask_refuses_an_option_out_of_range_naming_the_field() -> None:
     assert "Context.max_replans=-1 is not allowed: it must be an integer >= 0" in done.stderr
 
 
-def test_ask_names_a_context_length_refusal_and_does_not_ask_for_a_key() -> None:
+def test_ask_names_a_context_length_refusal_and_does_not_ask_for_a_key(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
     refusal = "Requested tokens (9000) exceed context window of 4096"
-    with ScriptedOpenAIServer([{"status": 400, "message": refusal}]) as server:
-        done = _cli("ask", "q" * 100, "--model", "openai:local", "--base-url", server.base_url)
+    server = openai_server([{"status": 400, "message": refusal}])
+    done = _cli("ask", "q" * 100, "--model", "openai:local", "--base-url", server.base_url)
     assert done.returncode == 1
     assert "error: context window exceeded" in done.stdout
     assert "OPENAI_API_KEY" not in done.stdout + done.stderr

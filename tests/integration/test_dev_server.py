@@ -3,8 +3,8 @@
 The real CLI runs on loopback with analytics and tracing off; its models (planner, joiner and
 the `math` tool's own call) go to a scripted OpenAI-compatible server, so nothing leaves the
 machine. The plan uses only `math`: the shipped `wikipedia_search` would need the internet.
-The server is started and stopped by `llmcompiler_cli.loadtest.langgraph_dev` (also the load
-test's).
+The server is started and stopped by `llmcompiler_bench.dev_server.langgraph_dev` (also the
+load benchmark's).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from langgraph_sdk import get_client
 
-from llmcompiler_cli.loadtest import langgraph_dev, server_env
+from llmcompiler_bench.dev_server import langgraph_dev
 from llmcompiler_scripted import ModelProfile, ScriptedOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,10 +87,11 @@ def dev_server() -> Iterator[DevServer]:
     """`langgraph dev` in a scratch directory (empty threads and store: no result cached by an
     earlier session), its models on a scripted server; both stopped when the module ends."""
     timing = ModelProfile(name="dev", ttft_s=0.01, prefill_tok_per_s=1e9, decode_tok_per_s=500)
-    with ScriptedOpenAIServer(respond=respond, timing=timing) as models:
-        env = server_env(OPENAI_API_KEY="dummy", LLMCOMPILER_BASE_URL=models.base_url)
-        with langgraph_dev(env) as server:
-            yield DevServer(url=server.url, models=models, log=server.log)
+    with (
+        ScriptedOpenAIServer(respond=respond, timing=timing) as models,
+        langgraph_dev(models.base_url) as server,
+    ):
+        yield DevServer(url=server.url, models=models, log=server.log)
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""The load test command: its scripted models, its identity check, its report, and small runs on
+"""The load benchmark: its scripted models, its identity check, its report, and small runs on
 `langgraph dev`.
 
-The real benchmark (100 threads) is `python -m llmcompiler_cli.loadtest`; here eight threads
+The real benchmark (100 threads) is `python -m llmcompiler_bench.load`; here eight threads
 check that every run completes with its own values and nothing is lost, and a run whose tools
 were made to return another thread's values is reported lost. No timing is asserted.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from llmcompiler_cli.loadtest import (
+from llmcompiler_bench.load import (
     KEYS,
     LoadReport,
     RunOutcome,

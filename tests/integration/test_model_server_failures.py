@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -67,13 +67,13 @@ CONTEXT_REFUSALS = [
 
 @pytest.mark.parametrize("refusal", CONTEXT_REFUSALS)
 async def test_a_context_length_refusal_is_named_as_such_not_as_a_missing_key(
-    refusal: str,
+    openai_server: Callable[..., ScriptedOpenAIServer], refusal: str
 ) -> None:
     graph = create_llm_compiler([search])
-    with ScriptedOpenAIServer([{"status": 400, "message": refusal}]) as server:
-        context = Context(planner_model="openai:small", base_url=server.base_url)
-        run = await run_graph(graph, "a long question", context=context)
-        assert len(server.requests) == 1  # a 400 is not retried
+    server = openai_server([{"status": 400, "message": refusal}])
+    context = Context(planner_model="openai:small", base_url=server.base_url)
+    run = await run_graph(graph, "a long question", context=context)
+    assert len(server.requests) == 1  # a 400 is not retried
     error = run.output["error"]
     assert error.startswith("context window exceeded: the planner's prompt does not fit")
     assert refusal in error

@@ -45,7 +45,7 @@ def respond(messages: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def server(openai_server: Callable[..., ScriptedOpenAIServer]) -> ScriptedOpenAIServer:
-    return openai_server(respond)
+    return openai_server(respond=respond)
 
 
 async def test_graph_runs_through_the_openai_client(server: ScriptedOpenAIServer) -> None:
@@ -65,39 +65,40 @@ async def test_graph_runs_through_the_openai_client(server: ScriptedOpenAIServer
     assert "8849" in joiner_request["messages"][-1]["content"]
 
 
-async def test_rate_limit_is_retried_once_by_tenacity_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "dummy-key")
-    script: list[Any] = [{"status": 429}, PLAN, ANSWER]
-    with ScriptedOpenAIServer(script) as srv:
-        graph = create_llm_compiler([height, difference])
-        context = Context(planner_model="openai:m", base_url=srv.base_url)
-        run = await run_graph(graph, "q", context=context)
-        assert len(srv.requests) == 3  # one 429, one plan, one joiner: no client-side retries
+async def test_rate_limit_is_retried_once_by_tenacity_only(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
+    srv = openai_server([{"status": 429}, PLAN, ANSWER])
+    graph = create_llm_compiler([height, difference])
+    context = Context(planner_model="openai:m", base_url=srv.base_url)
+    run = await run_graph(graph, "q", context=context)
+    assert len(srv.requests) == 3  # one 429, one plan, one joiner: no client-side retries
     assert run.tasks[3]["result"] == 238
 
 
-async def test_bad_key_fails_once_with_a_clear_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "dummy-key")
-    with ScriptedOpenAIServer([{"status": 401, "message": "Incorrect API key"}]) as srv:
-        graph = create_llm_compiler([height, difference])
-        run = await run_graph(
-            graph, "q", context=Context(planner_model="openai:m", base_url=srv.base_url)
-        )
-        assert len(srv.requests) == 1
+async def test_bad_key_fails_once_with_a_clear_answer(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
+    srv = openai_server([{"status": 401, "message": "Incorrect API key"}])
+    graph = create_llm_compiler([height, difference])
+    run = await run_graph(
+        graph, "q", context=Context(planner_model="openai:m", base_url=srv.base_url)
+    )
+    assert len(srv.requests) == 1
     assert "AuthenticationError" in run.answer and "Incorrect API key" in run.answer
 
 
 async def test_model_follows_the_environment_between_runs(
-    monkeypatch: pytest.MonkeyPatch,
+    openai_server: Callable[..., ScriptedOpenAIServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A model built from a string is not reused after OPENAI_BASE_URL points elsewhere."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     graph = create_llm_compiler([height, difference])
     for _ in range(2):
-        with ScriptedOpenAIServer(respond=respond) as srv:
-            monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
-            run = await run_graph(graph, "q", context=Context(planner_model="openai:m"))
-            assert len(srv.requests) == 2  # this server, not the previous one
+        srv = openai_server(respond=respond)
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        run = await run_graph(graph, "q", context=Context(planner_model="openai:m"))
+        assert len(srv.requests) == 2  # this server, not the previous one
         assert run.tasks[3]["result"] == 238
 
 
@@ -137,7 +138,7 @@ async def test_a_call_cut_off_by_the_servers_token_cap_is_not_run(
     )
     cap = len(tokenize(plan[: plan.index(cut_before)]))
     server = openai_server(
-        lambda messages: (
+        respond=lambda messages: (
             plan
             if str(messages[0]["content"]).startswith("Plan how to answer")
             else "Action: Finish(done)"

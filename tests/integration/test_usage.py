@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,20 +18,18 @@ ANSWER = "Thought: done\nAction: Finish(42 and 4)"
 
 
 async def test_usage_through_the_openai_client_uses_list_prices(
-    monkeypatch: pytest.MonkeyPatch,
+    openai_server: Callable[..., ScriptedOpenAIServer],
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "dummy")
-
     def respond(messages: list[dict[str, Any]]) -> str:
         system = str(messages[0]["content"])
         if system.startswith("Plan how to answer"):
             return PLAN
         return ANSWER if "Finish(" in system else "Expression: 6 * 7"
 
-    with ScriptedOpenAIServer(respond=respond) as server:
-        graph = create_llm_compiler([build_math_tool()])
-        context = Context(planner_model="openai:gpt-4o-mini", base_url=server.base_url)
-        run = await run_graph(graph, "q", context=context)
+    server = openai_server(respond=respond)
+    graph = create_llm_compiler([build_math_tool()])
+    context = Context(planner_model="openai:gpt-4o-mini", base_url=server.base_url)
+    run = await run_graph(graph, "q", context=context)
     usage = run.output["usage"]
     assert usage["calls"] == 4
     prices = PRICES_PER_M["gpt-4o-mini"]

@@ -1,6 +1,7 @@
 """The engine stands alone: `agent` imports none of the applications, the benchmark, the
-scripted models or the shipped tools, and no module of the repository imports a test module
-or a served graph."""
+scripted models or the shipped tools; the scripted models import none of the applications
+(the benchmark's load test has them serve its own `respond` by dotted path); and no module of
+the repository imports a test module or a served graph."""
 
 from __future__ import annotations
 
@@ -35,6 +36,16 @@ def test_engine_imports_no_application_tool_or_scripted_model() -> None:
         for path in python_files("agent")
         for name in imported_modules(path)
         if name.split(".")[0] in APPLICATIONS
+    }
+    assert not offending
+
+
+def test_scripted_models_import_no_application() -> None:
+    offending = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files("llmcompiler_scripted")
+        for name in imported_modules(path)
+        if name.split(".")[0] in set(APPLICATIONS) - {"llmcompiler_scripted"}
     }
     assert not offending
 

@@ -1,6 +1,6 @@
 """Load test: many threads at once on a `langgraph dev` server, driven through `langgraph-sdk`.
 
-    python -m llmcompiler_cli.loadtest --threads 100 [--url http://127.0.0.1:2024] [--json PATH]
+    python -m llmcompiler_bench.load --threads 100 [--url http://127.0.0.1:2024] [--json PATH]
 
 Without `--url` it serves itself, on loopback: a scripted OpenAI-compatible model server at
 gpt-4o-mini-like speed (scaled 0.25) and `langgraph dev` with `--n-jobs-per-worker` at least the
@@ -21,18 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import math
-import os
 import random
 import re
-import select
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,11 +39,11 @@ from langgraph_sdk.client import LangGraphClient
 from rich.console import Console
 from rich.table import Table
 
+from llmcompiler_bench.dev_server import DevServer, langgraph_dev
+from llmcompiler_scripted.child import served_in_child
 from llmcompiler_scripted.timing import PROFILES
 
-ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-STARTUP_TIMEOUT_S = 60.0
 PROFILE = PROFILES["gpt-4o-mini-like"].scaled(0.25)
 """Model speed of the self-served runs: 0.1 s to first token, 240 tokens/s."""
 
@@ -314,163 +307,25 @@ async def _one_run(
     return RunOutcome(i, "lost", latency, problem)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End a server's whole process group by its PID (`langgraph dev` spawns children)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@dataclass(frozen=True)
-class DevServer:
-    url: str
-    log: Path
-    pid: int
-
-
-def server_env(**overrides: str) -> dict[str, str]:
-    """This environment without model, engine or LangSmith settings, plus `overrides`, with
-    analytics and tracing off: nothing a server started here does leaves the machine."""
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "LLMCOMPILER_", "LANGSMITH_", "LANGCHAIN_"))
-    }
-    return {
-        **inherited,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-        "LANGSMITH_TRACING": "false",
-        **overrides,
-    }
-
-
-@contextlib.contextmanager
-def langgraph_dev(env: Mapping[str, str], *, n_jobs: int = 10) -> Iterator[DevServer]:
-    """`langgraph dev` serving this repository's graphs on a free loopback port.
-
-    It runs in a scratch directory with a copy of `langgraph.json` whose paths are absolute, so
-    its `.langgraph_api/` (threads, and the store holding the result cache) starts empty and
-    is not shared with another server; the copy drops `env` so a developer's `.env` cannot
-    point the models elsewhere.
-    """
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT / dep) for dep in config["dependencies"]]
-    config["graphs"] = {name: str(ROOT / spec) for name, spec in config["graphs"].items()}
-    config.pop("env", None)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="llmcompiler-dev-") as scratch:
-        work = Path(scratch)
-        (work / "langgraph.json").write_text(json.dumps(config))
-        log = work / "server.log"
-        command = [
-            str(Path(sys.executable).with_name("langgraph")),
-            "dev",
-            "--no-browser",
-            "--no-reload",  # edits elsewhere must not restart the server mid-run
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n-jobs-per-worker",
-            str(n_jobs),
-            "--config",
-            "langgraph.json",
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command,
-                cwd=work,
-                env=dict(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process, log)
-            yield DevServer(url=url, log=log, pid=process.pid)
-        finally:
-            _stop(process)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"langgraph dev exited early:\n{log.read_text()[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"langgraph dev not ready in {STARTUP_TIMEOUT_S:.0f}s:\n{log.read_text()}")
-
-
-@contextlib.contextmanager
-def model_server(
-    time_scale: float = PROFILE.time_scale, crossed: Mapping[int, int] | None = None
-) -> Iterator[str]:
-    """The scripted model server (`serve_models`) in its own process; yields its base URL.
-
-    A process of its own keeps its streaming threads from competing for the load generator's
-    interpreter lock, which would inflate the latencies measured. `crossed` is `respond`'s
-    fault injection (tests only).
-    """
-    faults = {int(k): int(v) for k, v in (crossed or {}).items()}
-    code = (
-        "from llmcompiler_cli.loadtest import serve_models; "
-        f"serve_models({time_scale!r}, {faults!r})"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT_S)
-        line = process.stdout.readline().decode().strip() if ready else ""  # its base URL
-        if not line.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the model server did not start (exit {process.poll()})")
-        yield line
-    finally:
-        _stop(process)
-
-
-def serve_models(time_scale: float, crossed: Mapping[int, int] | None = None) -> None:
-    """Serve `respond` at gpt-4o-mini-like speed until SIGTERM; print the base URL first."""
-    from llmcompiler_scripted.server import ScriptedOpenAIServer
-
-    timing = PROFILES["gpt-4o-mini-like"].scaled(time_scale)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    replies = functools.partial(respond, crossed=dict(crossed or {}))
-    with ScriptedOpenAIServer(respond=replies, timing=timing) as server:
-        print(server.base_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-
-
 @contextlib.contextmanager
 def self_served(threads: int, crossed: Mapping[int, int] | None = None) -> Iterator[DevServer]:
-    """A model server and `langgraph dev` sized for `threads` concurrent runs (`crossed`:
-    the model server's fault injection, for tests)."""
-    with model_server(crossed=crossed) as models:
-        env = server_env(OPENAI_API_KEY="dummy", LLMCOMPILER_BASE_URL=models)
-        with langgraph_dev(env, n_jobs=max(threads, 10)) as server:
-            yield server
+    """`langgraph dev` sized for `threads` concurrent runs, its models `respond` at `PROFILE`
+    speed (`crossed`: `respond`'s fault injection, for tests).
+
+    The model server runs in a process of its own: its streaming threads must not compete for
+    the load generator's interpreter lock, which would inflate the latencies measured.
+    """
+    faults = {int(k): int(v) for k, v in (crossed or {}).items()}
+    with (
+        served_in_child(
+            "llmcompiler_bench.load.respond",  # imported by the child, so also under `-m`
+            kwargs={"crossed": faults},
+            profile=PROFILE.name,
+            time_scale=PROFILE.time_scale,
+        ) as models,
+        langgraph_dev(models, n_jobs=max(threads, 10)) as server,
+    ):
+        yield server
 
 
 def print_report(report: LoadReport, console: Console, setup: str) -> None:
@@ -499,7 +354,7 @@ def print_report(report: LoadReport, console: Console, setup: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m llmcompiler_cli.loadtest", description=(__doc__ or "").splitlines()[0]
+        prog="python -m llmcompiler_bench.load", description=(__doc__ or "").splitlines()[0]
     )
     parser.add_argument("--threads", type=int, default=100, help="concurrent runs (default 100)")
     parser.add_argument("--url", help="a running server on loopback (default: serve one here)")
