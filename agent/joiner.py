@@ -8,6 +8,7 @@ that is one reference as a whole (`Finish($3)`) is replaced by that result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from agent.context import Context, context_of, price_override
 from agent.errors import FieldAccessError
 from agent.models import ModelSpec, astream_with_retry, resolve_model
 from agent.output_cap import OutputCap
-from agent.prompts import joiner_messages
+from agent.prompts import joiner_framing, joiner_messages
 from agent.references import (
     find_references,
     is_exact_reference,
@@ -63,18 +64,23 @@ def _direct_answer(final: str | None, tasks: Sequence[TaskRecord]) -> str | None
 
 
 def clean_answer(
-    decision: JoinerDecision, tasks: Sequence[TaskRecord], can_replan: bool
+    decision: JoinerDecision,
+    tasks: Sequence[TaskRecord],
+    can_replan: bool,
+    framing: Collection[str] = (),
 ) -> JoinerDecision:
     """The decision with its answer fit for a user.
 
-    An answer that is one reference as a whole (`$3`, `${2}.name`, N a task of the turn) is
-    that result's text; `$2` inside prose is text (money), never touched. An empty answer
-    gives what was found; a whole-answer reference to a task without a result goes back for a
-    replan while replans remain, else gives what was found.
+    Lines copied verbatim from the engine's own framing of the prompt (`framing`, see
+    `joiner_framing`) are dropped. An answer that is one reference as a whole (`$3`,
+    `${2}.name`, N a task of the turn) is that result's text; `$2` inside prose is text
+    (money), never touched. An empty answer gives what was found; a whole-answer reference to
+    a task without a result goes back for a replan while replans remain, else gives what was
+    found.
     """
     if decision.action != "finish":
         return decision
-    answer = decision.content.strip()
+    answer = _without_copied_framing(decision.content, framing).strip()
     if is_exact_reference(answer) and _names_a_task(answer, tasks):
         resolved = _direct_answer(answer, tasks)
         if resolved is None:
@@ -86,6 +92,23 @@ def clean_answer(
     if not answer:
         return JoinerDecision("finish", _give_up("the joiner gave no answer", tasks))
     return JoinerDecision("finish", answer, decision.thought)
+
+
+_LIST_NUMBER = re.compile(r"^\d+[.)][ \t]+")
+
+
+def _without_copied_framing(answer: str, framing: Collection[str]) -> str:
+    """`answer` without the lines that copy the prompt's framing (a list number before the
+    copy, `3. Replanning is allowed.`, is part of the copy); untouched when there are none."""
+    lines = answer.splitlines()
+    kept = [
+        line
+        for line in lines
+        if line.strip() not in framing and _LIST_NUMBER.sub("", line.strip()) not in framing
+    ]
+    if len(kept) == len(lines):
+        return answer
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
 
 
 def _names_a_task(reference: str, tasks: Sequence[TaskRecord]) -> bool:
@@ -176,13 +199,22 @@ async def _ask_model(
             can_replan=can_replan,
             limit=ctx.result_preview_chars,
         )
+        framing = joiner_framing(
+            tasks=state.tasks,
+            plan_note=current["plan_error"],
+            plan_notes=current.get("plan_notes", []),
+            can_replan=can_replan,
+            limit=ctx.result_preview_chars,
+        )
         stream = AnswerStream(tools, current["round"])
         decision = await _stream_decision(
             chat,
             prompt,
             ctx.llm_retries,
             meter,
-            lambda raw: clean_answer(parse_joiner_output(raw, tools), state.tasks, can_replan),
+            lambda raw: clean_answer(
+                parse_joiner_output(raw, tools), state.tasks, can_replan, framing
+            ),
             stream,
             OutputCap(ctx.max_output_tokens),
         )

@@ -66,6 +66,8 @@ facts), instead reply
 Action: Replan(<what is missing and why>)
 Be concise; the answer should state the result directly."""
 
+NOTES_HEADER = "Plan lines that were not actions (the plan may be incomplete):"
+
 REPLAN_ALLOWED = "Replanning is allowed."
 
 REPLAN_FORBIDDEN = "No more replanning is possible: answer with the best you can from the results."
@@ -206,6 +208,31 @@ def planner_messages(
     return prompt
 
 
+def joiner_framing(
+    *,
+    tasks: Sequence[TaskRecord],
+    plan_note: str | None,
+    can_replan: bool,
+    plan_notes: Sequence[str] = (),
+    limit: int,
+) -> frozenset[str]:
+    """The lines `joiner_messages` writes around the results and notes (each result's
+    `-> ...` line, the notes' header and `- note` lines, the `Note:` line, the replan line).
+
+    A weak model copies the end of its prompt into its answer; a line of the answer equal to
+    one of these is that copy, never an honest answer of its own (generic words such as
+    `Results:` are not among them)."""
+    lines = {NOTES_HEADER, REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN}
+    if plan_note:
+        lines.add(f"Note: {plan_note}")
+    lines.update(f"- {note}" for note in plan_notes)
+    for record in tasks:
+        listing = format_task_line(record, limit).splitlines()
+        if len(listing) > 1:
+            lines.add(listing[1])
+    return frozenset(line.strip() for line in lines if line.strip())
+
+
 def joiner_messages(
     *,
     messages: Sequence[AnyMessage],
@@ -222,6 +249,6 @@ def joiner_messages(
         body += f"\n\nNote: {plan_note}"
     if plan_notes:
         lines = "\n".join(f"- {note}" for note in plan_notes)
-        body += f"\n\nPlan lines that were not actions (the plan may be incomplete):\n{lines}"
+        body += f"\n\n{NOTES_HEADER}\n{lines}"
     body += "\n\n" + (REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
     return [SystemMessage(JOINER_SYSTEM), *_history(messages), HumanMessage(body)]

@@ -311,3 +311,29 @@ async def test_a_whole_answer_reference_to_a_failed_task_is_not_shown() -> None:
     )
     run = await run_graph(graph, "q")
     assert len(planner.calls) == 2 and run.answer == "a-value"
+
+
+# -- a weak model copies the end of its prompt --------------------------------------------
+async def test_lines_copying_the_prompts_own_framing_are_dropped_and_the_answer_kept() -> None:
+    """As SmolLM2 does: its answer, then the prompt's notes section and replan line copied."""
+    plan = '1. lookup("a")\n2. math(n) + 0.5 * n = 2.67\n3. join()'
+    reply = (
+        "The answer is a-value.\n\n"
+        "Plan lines that were not actions (the plan may be incomplete):\n"
+        "- 2. math(n) + 0.5 * n = 2.67\n"
+        "-> a-value\n\n"
+        "3. Replanning is allowed."
+    )
+    graph, planner, _ = scripted_graph([lookup], [plan], [reply])
+    run = await run_graph(graph, "q")
+    assert run.answer == "The answer is a-value."
+    assert len(planner.calls) == 1
+
+
+async def test_an_honest_answer_with_generic_headers_and_arrows_is_untouched() -> None:
+    answer = "Results:\n- apples -> 3\n-> see below\nNote: prices vary."
+    graph, *_ = scripted_graph(
+        [lookup], ['1. lookup("a")\n2. join()'], [f"Action: Finish({answer})"]
+    )
+    run = await run_graph(graph, "q")
+    assert run.answer == answer
