@@ -19,7 +19,7 @@ from langchain_core.tools import base as _tools_base
 from langgraph.config import get_config
 from langgraph.types import PregelExecutableTask
 
-from agent.errors import InternalsChanged
+from agent._errors import InternalsChanged
 
 _CALL_KEY = "__pregel_call"
 

@@ -25,8 +25,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from agent.context import DEFAULT_MODEL_TIMEOUT_S
-from agent.errors import ModelNotConfiguredError
+from agent._context import DEFAULT_MODEL_TIMEOUT_S
+from agent._errors import ModelNotConfiguredError
 
 ModelSpec = BaseChatModel | str
 

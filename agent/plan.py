@@ -14,7 +14,7 @@ never came, or that the end of the model's output cut off, is a task error, not 
 line with anything else beside its call is a plan note. Notes are never dropped: the joiner
 sees them and can replan. docs/protocol.md states the rules with examples.
 
-This module reads; `agent.plan_checks` checks and binds what it read into `Task`s.
+This module reads; `agent._plan_checks` checks and binds what it read into `Task`s.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
-from agent.plan_checks import MAX_TASK_INDEX, PlanChecker
-from agent.task import Task
-from agent.toolset import JOIN, ToolLike, Toolset
+from agent._plan_checks import MAX_TASK_INDEX, PlanChecker
+from agent._task import Task
+from agent._toolset import JOIN, ToolLike, Toolset
 
 _LEAD = r"[ \t]*(?:>[ \t]*)*(?:[-*+][ \t]+)?[*_`]*"
 """What may stand before a task's number: indentation, block quotes, one list bullet, Markdown

@@ -24,8 +24,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agent import Context, TaskRecord, create_llm_compiler
-from agent.context import context_of
+from agent import Context, TaskRecord, context_of, create_llm_compiler
 from agent.models import ModelSpec, ainvoke_with_retry, resolve_model
 from tools import DEFAULT_TOOLS_EXAMPLES, default_tools
 

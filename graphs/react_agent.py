@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from agent.context import Context, context_of
+from agent import Context, context_of
 from agent.models import ModelSpec, resolve_model
 
 REACT_SYSTEM = """\

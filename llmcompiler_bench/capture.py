@@ -21,8 +21,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 
-from agent.context import Context
-from agent.graph import create_llm_compiler
+from agent._context import Context
+from agent._graph import create_llm_compiler
 from agent.models import load_chat_model
 from llmcompiler_bench.corpus_questions import corpus_questions
 from llmcompiler_bench.live import MAX_OUTPUT_TOKENS, live_tools

@@ -1,14 +1,14 @@
 """Whether an answer is one a user may see: the benchmark's check, stricter than the engine's.
 
-The engine drops only what is unambiguously protocol (`agent.reply`), so that honest answers
+The engine drops only what is unambiguously protocol (`agent._joiner_reply`), so that honest answers
 reach the user as written. Counting what a real model did, the benchmark also counts as not
 clean what a weak model copies from the engine's own instructions instead of answering:
 
-- a protocol line (`agent.reply.protocol_lines`), or an unresolved reference (`$3`) as the
+- a protocol line (`agent._joiner_reply.protocol_lines`), or an unresolved reference (`$3`) as the
   whole answer;
 - a plan line with a placeholder for its number (`N. join()`, `N. search("...")`);
 - a run of `PHRASE_WORDS` words of the engine's prompt text (`prompt_phrases`: the fixed text
-  of the planner and joiner prompts as `agent.prompts` renders them, worked examples
+  of the planner and joiner prompts as `agent._prompts` renders them, worked examples
   included), unless the question holds the same words (an answer may echo its question);
 - only the argument of a call the plan made or tried to make (a search query), unless the
   question holds that text (the name of an option it asks about).
@@ -25,10 +25,10 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
-from agent.prompts import joiner_messages, planner_messages
-from agent.references import is_exact_reference
-from agent.reply import is_call_line, protocol_lines
-from agent.state import RoundRecord
+from agent._joiner_reply import is_call_line, protocol_lines
+from agent._prompts import joiner_messages, planner_messages
+from agent._references import is_exact_reference
+from agent._state import RoundRecord
 
 PHRASE_WORDS = 4
 """Words in a row shared with the prompts that make an answer a copy of them."""

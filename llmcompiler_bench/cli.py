@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from agent.errors import ModelNotConfiguredError
+from agent._errors import ModelNotConfiguredError
 from agent.models import check_model
 from llmcompiler_bench.export import payload, write_json
 from llmcompiler_bench.gantt import MISSING, chart_paths, draw

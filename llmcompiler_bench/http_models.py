@@ -18,8 +18,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import convert_to_messages
 
+from agent._prompts import PLANNER_SYSTEM
 from agent.models import load_chat_model
-from agent.prompts import PLANNER_SYSTEM
 from llmcompiler_scripted import ModelProfile, ScriptedOpenAIServer
 from llmcompiler_scripted.chat_model import Reply, Responder
 

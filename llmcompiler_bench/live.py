@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from rich.table import Table
 
-from agent.context import Context
+from agent._context import Context
 from agent.models import load_chat_model
 from llmcompiler_bench.accuracy import Scores, score
 from llmcompiler_bench.cleanliness import call_arguments, unclean_reason

@@ -16,7 +16,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from agent.usage import estimate_tokens, tokens_for_chars
+from agent._usage import estimate_tokens, tokens_for_chars
 
 KINDS = {"planner_model": "planner", "joiner_model": "joiner"}
 """The engine's run names of its planner and joiner model calls; other calls are `model`."""

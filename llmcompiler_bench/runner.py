@@ -15,7 +15,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from agent.context import Context
+from agent._context import Context
 from llmcompiler_bench import replies
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
 from llmcompiler_bench.http_models import served_model

@@ -21,8 +21,8 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
-from agent.context import Context
-from agent.graph import create_llm_compiler
+from agent._context import Context
+from agent._graph import create_llm_compiler
 from graphs.react_agent import create_react_agent
 from llmcompiler_bench.recorder import Recorder
 from llmcompiler_bench.text_react import create_text_react_agent

@@ -20,10 +20,10 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
+from agent._prompts import describe_tool
+from agent._references import result_text
+from agent._results import preview
 from agent.plan import parse_plan
-from agent.prompts import describe_tool
-from agent.references import result_text
-from agent.results import preview
 
 MAX_STEPS = 8
 OBSERVATION_CHARS = 1_000

@@ -23,7 +23,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from agent.references import result_text
+from agent import result_text
 
 _STYLE = {"done": "green", "error": "red", "skipped": "yellow"}
 _ICON = {"done": "✓", "error": "✗", "skipped": "↷"}

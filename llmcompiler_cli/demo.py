@@ -17,8 +17,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool, StructuredTool
 
-from agent.context import Context
-from agent.graph import create_llm_compiler
+from agent import Context, create_llm_compiler
 from llmcompiler_scripted import PROFILES, ScriptedChatModel
 from tools import OFFLINE_TOOLS_EXAMPLES, build_corpus_search, build_math_tool, calculate
 

@@ -24,11 +24,15 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from rich.console import Console
 
-from agent import models
-from agent.causes import Cause, cause_of
-from agent.context import Context
-from agent.errors import InvalidInputError, ModelNotConfiguredError
-from agent.inputs import check_question
+from agent import (
+    Cause,
+    Context,
+    InvalidInputError,
+    ModelNotConfiguredError,
+    cause_of,
+    check_question,
+    models,
+)
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
 from llmcompiler_cli.console import RunView, dump_json
 
@@ -184,7 +188,7 @@ async def _review_if_paused(graph: Any, config: dict[str, Any], console: Console
 
 
 async def _ask(args: argparse.Namespace, console: Console) -> int:
-    from agent.graph import create_llm_compiler
+    from agent import create_llm_compiler
     from tools import DEFAULT_TOOLS_EXAMPLES, default_tools
 
     overrides = {

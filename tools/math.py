@@ -16,8 +16,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.runtime import get_runtime
 from pydantic import BaseModel, BeforeValidator, Field
 
-from agent.context import Context
-from agent.errors import ModelNotConfiguredError
+from agent import Context, ModelNotConfiguredError
 from agent.models import ainvoke_with_retry, load_chat_model
 from tools.arithmetic import EvaluationError, evaluate
 

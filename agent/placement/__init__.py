@@ -45,13 +45,13 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ConfigDict, Field, SkipValidation
 
-from agent.errors import PlacementError
-from agent.placement import threads
-from agent.placement.idempotency import current_idempotency_key, idempotency_key_bound
-from agent.placement.processes import ProcessPool, Ticket
-from agent.placement.ray_tasks import RayBackend
-from agent.placement.wire import remote_call
-from agent.toolset import ToolTraits
+from agent._errors import PlacementError
+from agent._toolset import ToolTraits
+from agent.placement import _threads as threads
+from agent.placement._idempotency import current_idempotency_key, idempotency_key_bound
+from agent.placement._processes import ProcessPool, Ticket
+from agent.placement._ray_tasks import RayBackend
+from agent.placement._wire import remote_call
 
 __all__ = [
     "PLACEMENTS",

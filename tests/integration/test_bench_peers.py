@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent.prompts import JOINER_SYSTEM
+from agent._prompts import JOINER_SYSTEM
 from llmcompiler_bench import cli, http_models
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
 from llmcompiler_bench.peers import PeerSkip, run_peers

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agent import Context, create_llm_compiler
-from agent.causes import Cause, cause_of
+from agent._causes import Cause, cause_of
 from llmcompiler_cli.main import hint_for
 from llmcompiler_scripted import ScriptedOpenAIServer
 from tests.helpers import run_graph, search

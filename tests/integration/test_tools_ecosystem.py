@@ -20,7 +20,7 @@ from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 from pydantic import BaseModel, Field
 
-from agent.references import result_text
+from agent._references import result_text
 from tests.helpers import run_graph, scripted_graph
 
 MCP_SERVER = Path(__file__).resolve().parent / "apps" / "mcp_server.py"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agent import Context, create_llm_compiler
-from agent.usage import PRICES_PER_M
+from agent._usage import PRICES_PER_M
 from llmcompiler_scripted import ScriptedOpenAIServer
 from tests.helpers import run_graph
 from tools import build_math_tool

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.tools import tool
 
 from agent import create_llm_compiler
-from agent.reply import ReplyReader, parse_joiner_output, settled_answer
+from agent._joiner_reply import ReplyReader, parse_joiner_output, settled_answer
 from llmcompiler_scripted import ScriptedChatModel
 from tests.helpers import HookedChatModel, run_chat, scripted_graph
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent import prompts
+from agent import _prompts as prompts
 from llmcompiler_bench.cleanliness import PHRASE_WORDS, call_arguments, words
 from llmcompiler_bench.live import is_clean, live_table, summarize_live
 from llmcompiler_bench.recorder import Planned, ToolSpan

@@ -20,10 +20,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphInterrupt
 from langgraph.types import Command, interrupt
 
+import agent._scheduler
 import agent.plan
-import agent.scheduler
 from agent import Context, PlanAborted, create_llm_compiler
-from agent.handoff import PlanHandoff, partner_failure
+from agent._handoff import PlanHandoff, partner_failure
 from agent.plan import Task
 from llmcompiler_scripted import ScriptedChatModel
 from tests.helpers import STREAMING, HookedChatModel, eventually, recorded_tasks, run_graph
@@ -151,14 +151,14 @@ async def test_a_scheduler_failing_mid_round_fails_the_run_and_a_resume_reruns_o
     steps = Steps()
     steps.release_b.set()
     fault = RuntimeError("disk full")
-    dispatch = agent.scheduler._Dispatcher.dispatch
+    dispatch = agent._scheduler._Dispatcher.dispatch
 
     def failing_dispatch(self: Any, planned: Task) -> None:
         if armed[0] and planned.idx == 2:
             raise fault
         dispatch(self, planned)
 
-    monkeypatch.setattr(agent.scheduler._Dispatcher, "dispatch", failing_dispatch)
+    monkeypatch.setattr(agent._scheduler._Dispatcher, "dispatch", failing_dispatch)
     thread = "scheduler-fails"
     graph, planner, _, saver = _engine(steps, [PLAN, PLAN], [FINISH])
 
@@ -193,7 +193,7 @@ async def test_a_scheduler_failing_after_the_plan_aborts_the_waiting_planner_and
     steps = Steps()
     steps.release_b.set()
     fault = RuntimeError("disk full")
-    finish = agent.scheduler._Dispatcher.finish
+    finish = agent._scheduler._Dispatcher.finish
 
     async def failing_finish(self: Any) -> Any:
         records = await finish(self)
@@ -201,7 +201,7 @@ async def test_a_scheduler_failing_after_the_plan_aborts_the_waiting_planner_and
             raise fault
         return records
 
-    monkeypatch.setattr(agent.scheduler._Dispatcher, "finish", failing_finish)
+    monkeypatch.setattr(agent._scheduler._Dispatcher, "finish", failing_finish)
     graph, planner, _, _ = _engine(steps, [PLAN], [FINISH])
     config = {"configurable": {"thread_id": "scheduler-fails-late"}}
     with pytest.raises(Exception) as info:

@@ -8,7 +8,7 @@ from langchain_core.tools import tool
 from tenacity import wait_exponential_jitter
 
 from agent import Context
-from agent.joiner import parse_joiner_output
+from agent._joiner import parse_joiner_output
 from tests.helpers import run_graph, scripted_graph
 
 

@@ -92,7 +92,7 @@ def test_no_file_points_outside_the_repository() -> None:
 
 
 PLACEMENT = "agent.placement"
-PLACEMENT_BACKENDS = ("threads", "processes", "ray_tasks")
+PLACEMENT_BACKENDS = ("_threads", "_processes", "_ray_tasks")
 """One module per placement; the package's other modules are the pieces the backends share."""
 
 
@@ -122,3 +122,73 @@ def test_the_engine_uses_no_relative_imports() -> None:
         if isinstance(node, ast.ImportFrom) and node.level
     }
     assert not relative
+
+
+PUBLIC_MODULES = {"agent", "agent.models", "agent.plan", "agent.placement"}
+"""docs/protocol.md, "Python API": the package's exports and these modules; the rest is
+private (`_` names)."""
+
+EXPORTED = {
+    "Cause",
+    "Context",
+    "FieldAccessError",
+    "InternalsChanged",
+    "InvalidInputError",
+    "LLMCompilerError",
+    "ModelNotConfiguredError",
+    "PlacementError",
+    "PlanAborted",
+    "PlanParser",
+    "State",
+    "Task",
+    "TaskRecord",
+    "WorkerCrashed",
+    "cause_of",
+    "check_question",
+    "context_of",
+    "create_llm_compiler",
+    "current_idempotency_key",
+    "parse_plan",
+    "read_plan",
+    "result_text",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_public_surface_is_exactly_the_exported_names_and_modules() -> None:
+    import agent
+
+    assert set(agent.__all__) == EXPORTED
+    assert all(hasattr(agent, name) for name in EXPORTED)
+    names = {module_name(path) for path in python_files("agent")}
+    public = {name for name in names if not any(p.startswith("_") for p in name.split("."))}
+    assert public == PUBLIC_MODULES
+
+
+def engine_names(path: Path) -> set[str]:
+    """What a file takes from the engine: modules (`agent.models`) and, for `from agent
+    import X`, `agent.X`."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            used |= {alias.name for alias in node.names if alias.name.split(".")[0] == "agent"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "agent":
+            used |= {f"agent.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agent."):
+            used.add(node.module or "")
+    return used
+
+
+def test_the_cli_graphs_and_tools_use_only_the_public_surface() -> None:
+    allowed = PUBLIC_MODULES | {f"agent.{name}" for name in EXPORTED}
+    offending = {
+        f"{path.relative_to(ROOT)} uses {name}"
+        for path in python_files("llmcompiler_cli", "graphs", "tools")
+        for name in engine_names(path)
+        if name not in allowed
+    }
+    assert not offending

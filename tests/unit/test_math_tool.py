@@ -14,8 +14,8 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import Field
 
 import tools.math
-from agent.context import Context
-from agent.errors import ModelNotConfiguredError
+from agent._context import Context
+from agent._errors import ModelNotConfiguredError
 from tools.math import build_math_tool, extract_expression
 
 

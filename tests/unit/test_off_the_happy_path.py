@@ -15,8 +15,8 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command, interrupt
 
 from agent import Context, create_llm_compiler
-from agent.joiner import parse_joiner_output
-from agent.reply import is_call_line
+from agent._joiner import parse_joiner_output
+from agent._joiner_reply import is_call_line
 from llmcompiler_scripted import ScriptedChatModel
 from tests.helpers import STREAMING, run_graph, scripted_graph
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from langchain_core.tools import tool
 
 from agent import Context, create_llm_compiler
-from agent.output_cap import OutputCap
+from agent._output_cap import OutputCap
 from tests.helpers import STREAMING, HookedChatModel, run_graph
 
 CALLED: list[str] = []

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+import agent._plan_checks
 import agent.plan
-import agent.plan_checks
 from agent.plan import PlanParser, Task
 from tests.helpers import math, search
 
@@ -67,16 +67,16 @@ def _stream(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Task], Cou
             return call
 
         patch.setattr(
-            agent.plan_checks,
+            agent._plan_checks,
             "parse_arguments",
-            counting("ast", agent.plan_checks.parse_arguments, lambda text: len(text)),
+            counting("ast", agent._plan_checks.parse_arguments, lambda text: len(text)),
         )
         patch.setattr(
-            agent.plan_checks,
+            agent._plan_checks,
             "find_references",
             counting(
                 "references",
-                agent.plan_checks.find_references,
+                agent._plan_checks.find_references,
                 lambda values, *_: len(str(values)),
             ),
         )

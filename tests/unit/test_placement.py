@@ -15,10 +15,13 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool, tool
 
 from agent import Context, PlacementError, placement
-from agent.errors import RemoteToolError
-from agent.placement import placement_of, ray_tasks, settings, wire
-from agent.placement.wire import RemoteCall, execute, remote_call
-from agent.toolset import ToolTraits
+from agent._errors import RemoteToolError
+from agent._toolset import ToolTraits
+from agent.placement import _ray_tasks as ray_tasks
+from agent.placement import _settings as settings
+from agent.placement import _wire as wire
+from agent.placement import placement_of
+from agent.placement._wire import RemoteCall, execute, remote_call
 from llmcompiler_scripted import PROFILES
 from tests.helpers import run_graph, scripted_graph
 

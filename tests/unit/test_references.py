@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from agent.errors import FieldAccessError
-from agent.references import find_references, resolve_references, result_text
+from agent._errors import FieldAccessError
+from agent._references import find_references, resolve_references, result_text
 
 
 def test_exact_strings_are_always_references() -> None:

@@ -489,7 +489,7 @@ async def test_pure_calls_differing_only_in_case_both_run_and_keep_their_own_res
 
 
 def test_text_content_blocks_are_stored_as_plain_text() -> None:
-    from agent.results import to_stored
+    from agent._results import to_stored
 
     blocks = [{"type": "text", "text": "2100000", "id": "lc_1"}, {"type": "text", "text": "x"}]
     assert to_stored(blocks) == "2100000\nx"

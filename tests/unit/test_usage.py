@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool, tool
 
 from agent import Context, create_llm_compiler
-from agent.usage import PRICES_PER_M, price_per_m
+from agent._usage import PRICES_PER_M, price_per_m
 from llmcompiler_scripted import ScriptedChatModel, count_tokens
 from tests.helpers import run_graph
 from tools import build_math_tool

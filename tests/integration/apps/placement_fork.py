@@ -16,7 +16,7 @@ import sys
 import time
 
 from agent import placement
-from agent.toolset import ToolTraits
+from agent._toolset import ToolTraits
 from tests.integration.apps.placement_run import linger, placed, write
 
 

@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from agent import Context, placement
-from agent.placement import ray_tasks
+from agent.placement import _ray_tasks as ray_tasks
 from llmcompiler_scripted import PROFILES
 from tests.helpers import run_graph, scripted_graph
 from tests.integration.apps.placement_run import crunch, placed

@@ -2,7 +2,7 @@
 
 The joiner model's own run is hidden from the `messages` stream (tag `nostream`): its reply
 holds `Thought:`/`Action:` scaffolding. `AnswerStream` reads the reply as it arrives and writes
-the settled part of the answer (`agent.reply.ReplyReader`) to the `messages` stream with
+the settled part of the answer (`agent._joiner_reply.ReplyReader`) to the `messages` stream with
 LangGraph's `push_message`, as chunks of one AI message whose id the final answer message
 reuses. It is not a model run of its own, so a joiner call is exactly one chat-model run for
 tracers, callback handlers and usage.
@@ -21,8 +21,8 @@ from collections.abc import Collection
 from langchain_core.messages import AIMessageChunk
 from langgraph.graph.message import push_message
 
-from agent import events
-from agent.reply import ReplyReader
+from agent import _events as events
+from agent._joiner_reply import ReplyReader
 
 
 class AnswerStream:

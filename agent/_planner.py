@@ -16,11 +16,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
-from agent import events
-from agent.causes import model_failure
-from agent.context import Context, context_of, price_override
-from agent.inputs import check_question
-from agent.live_round import (
+from agent import _events as events
+from agent._causes import model_failure
+from agent._context import Context, context_of, price_override
+from agent._inputs import check_question
+from agent._live_round import (
     LiveRound,
     join_round,
     leave_round,
@@ -29,11 +29,9 @@ from agent.live_round import (
     round_key,
     step_checkpoint,
 )
-from agent.models import ModelSpec, astream_with_retry, resolve_model
-from agent.output_cap import OutputCap
-from agent.plan import PlanParser, Task, read_plan
-from agent.prompts import planner_messages
-from agent.state import (
+from agent._output_cap import OutputCap
+from agent._prompts import planner_messages
+from agent._state import (
     RoundRecord,
     State,
     current_round,
@@ -43,8 +41,10 @@ from agent.state import (
     turn_rounds,
     turn_tasks,
 )
-from agent.toolset import Toolset
-from agent.usage import Usage, UsageMeter, current_callbacks, metered, no_usage
+from agent._toolset import Toolset
+from agent._usage import Usage, UsageMeter, current_callbacks, metered, no_usage
+from agent.models import ModelSpec, astream_with_retry, resolve_model
+from agent.plan import PlanParser, Task, read_plan
 
 
 class PlanOutput(TypedDict):

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from enum import StrEnum
 
-from agent.errors import ModelNotConfiguredError
-from agent.state import RoundRecord, TaskRecord
+from agent._errors import ModelNotConfiguredError
+from agent._state import RoundRecord, TaskRecord
 
 
 class Cause(StrEnum):

@@ -22,9 +22,9 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, Syste
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agent.references import result_text
-from agent.results import preview
-from agent.state import RoundRecord, TaskRecord
+from agent._references import result_text
+from agent._results import preview
+from agent._state import RoundRecord, TaskRecord
 
 HISTORY_MESSAGES = 6
 """Earlier conversation messages shown to the planner and joiner (follow-up questions)."""

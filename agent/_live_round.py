@@ -14,13 +14,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
+from agent._cache import ResultCache
+from agent._context import Context
+from agent._handoff import PlanHandoff
 from agent._langgraph import invocation_id, step_task_writes
-from agent.cache import ResultCache
-from agent.context import Context
-from agent.handoff import PlanHandoff
-from agent.outcomes import Outcomes
-from agent.task import Task
-from agent.toolset import Toolset
+from agent._outcomes import Outcomes
+from agent._task import Task
+from agent._toolset import Toolset
 
 
 @dataclass
@@ -89,7 +89,7 @@ def step_checkpoint(runtime: Runtime[Context]) -> str:
 
 def idempotency_prefix(runtime: Runtime[Context], turn_id: str | None) -> str:
     """`thread | namespace | turn`: stable across a resume, distinct across turns, forks and
-    embeddings of the graph (see `agent.state.turn_id`); a task's key appends its index."""
+    embeddings of the graph (see `agent._state.turn_id`); a task's key appends its index."""
     thread, namespace, _ = _execution(runtime)
     return f"{thread}|{namespace}|{turn_id}"
 

@@ -1,9 +1,9 @@
 """The joiner node: reads the results, then answers or asks for a new plan.
 
 It speaks the text protocol of docs/protocol.md (`Thought:` / `Action: Finish(...)` or
-`Replan(...)`, read by `agent.reply`) so any chat model can drive it. What the model writes as
-its answer reaches the user as written: only protocol lines are taken out, and only an answer
-that is one reference as a whole (`Finish($3)`) is replaced by that result.
+`Replan(...)`, read by `agent._joiner_reply`) so any chat model can drive it. What the model
+writes as its answer reaches the user as written: only protocol lines are taken out, and only
+an answer that is one reference as a whole (`Finish($3)`) is replaced by that result.
 """
 
 from __future__ import annotations
@@ -18,24 +18,24 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
-from agent import events
-from agent.answer import AnswerStream
-from agent.causes import model_failure, replans_exhausted, round_failure, turn_error
-from agent.context import Context, context_of, price_override
-from agent.errors import FieldAccessError
-from agent.models import ModelSpec, astream_with_retry, resolve_model
-from agent.output_cap import OutputCap
-from agent.prompts import joiner_framing, joiner_messages
-from agent.references import (
+from agent import _events as events
+from agent._answer_stream import AnswerStream
+from agent._causes import model_failure, replans_exhausted, round_failure, turn_error
+from agent._context import Context, context_of, price_override
+from agent._errors import FieldAccessError
+from agent._joiner_reply import JoinerDecision, parse_joiner_output
+from agent._output_cap import OutputCap
+from agent._prompts import joiner_framing, joiner_messages
+from agent._references import (
     find_references,
     is_exact_reference,
     resolve_references,
     result_text,
 )
-from agent.reply import JoinerDecision, parse_joiner_output
-from agent.results import preview
-from agent.state import RoundRecord, State, TaskRecord, question_message
-from agent.usage import Usage, UsageMeter, current_callbacks, metered, total
+from agent._results import preview
+from agent._state import RoundRecord, State, TaskRecord, question_message
+from agent._usage import Usage, UsageMeter, current_callbacks, metered, total
+from agent.models import ModelSpec, astream_with_retry, resolve_model
 
 FOUND_PREVIEW_CHARS = 300
 

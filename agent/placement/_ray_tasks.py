@@ -25,10 +25,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.errors import PlacementError, WorkerCrashed
-from agent.placement.own_thread import in_own_thread
-from agent.placement.settings import env_number, env_seconds
-from agent.placement.wire import RemoteCall, does_not_pickle, execute, unpack
+from agent._errors import PlacementError, WorkerCrashed
+from agent.placement._own_thread import in_own_thread
+from agent.placement._settings import env_number, env_seconds
+from agent.placement._wire import RemoteCall, does_not_pickle, execute, unpack
 
 RAY_INSTALL_HINT = "pip install 'llmcompiler-langgraph[ray]'"
 RAY_CONNECT_TIMEOUT_S = 60.0

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import InvalidInputError
+from agent._errors import InvalidInputError
 
 RULE = "allowed"
 """The key under which a Context field's metadata holds its `Allowed` rule."""

@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 
-from agent.placement.own_thread import in_own_thread
+from agent.placement._own_thread import in_own_thread
 
 
 async def run(

@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.errors import PlacementError, WorkerCrashed
-from agent.placement.own_thread import in_own_thread
-from agent.placement.settings import env_number, env_seconds
-from agent.placement.wire import RemoteCall, does_not_pickle, execute, process_dumps, unpack
+from agent._errors import PlacementError, WorkerCrashed
+from agent.placement._own_thread import in_own_thread
+from agent.placement._settings import env_number, env_seconds
+from agent.placement._wire import RemoteCall, does_not_pickle, execute, process_dumps, unpack
 
-_WORKER_COMMAND = "from agent.placement.processes import _worker_main; _worker_main()"
+_WORKER_COMMAND = "from agent.placement._processes import _worker_main; _worker_main()"
 _READY = b"ready"
 PROCESS_START_TIMEOUT_S = 60.0
 """How long a worker may take to start (`LLMCOMPILER_PROCESS_START_TIMEOUT_S` overrides it):

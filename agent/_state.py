@@ -1,7 +1,7 @@
 """Graph state: the conversation, the turn's streaming task list, and its plan log.
 
 Everything here is JSON-serializable so checkpointers and the server can persist it; live
-objects (futures, queues, clients) stay in `agent.handoff`.
+objects (futures, queues, clients) stay in `agent._handoff`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from agent.results import stored_args
-from agent.task import Task
-from agent.usage import Usage
+from agent._results import stored_args
+from agent._task import Task
+from agent._usage import Usage
 
 TaskStatus = Literal["planned", "running", "done", "error", "skipped"]
 

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from langgraph.types import interrupt
 
+from agent._task import Task
+from agent._toolset import Toolset
 from agent.plan import parse_plan
-from agent.task import Task
-from agent.toolset import Toolset
 
 Verdict = Literal["approved", "edited", "rejected"]
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
+from agent._errors import PlacementError, RemoteToolError
 from agent._langgraph import runnable_config_param
-from agent.errors import PlacementError, RemoteToolError
-from agent.placement.idempotency import idempotency_key_bound
+from agent.placement._idempotency import idempotency_key_bound
 
 # --- the call, as shipped ------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ def _dump_outcome(outcome: tuple[Any, ...], dumps: Callable[[Any], bytes]) -> by
             return dumps(outcome)
         except Exception:
             # What the task would record anyway: the result's stored (JSON) form.
-            from agent.results import to_stored
+            from agent._results import to_stored
 
             return dumps(("ok", to_stored(outcome[1])))
     return dumps(outcome)

@@ -13,10 +13,10 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from agent.references import find_references
-from agent.references import is_exact_reference as _is_exact
-from agent.task import Task
-from agent.toolset import JOIN, Signature, Toolset
+from agent._references import find_references
+from agent._references import is_exact_reference as _is_exact
+from agent._task import Task
+from agent._toolset import JOIN, Signature, Toolset
 
 MAX_TASK_INDEX = 1_000_000
 """A larger task number is beyond any plan: such a line is a note, never a task (indices are

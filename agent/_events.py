@@ -10,9 +10,9 @@ from typing import Any
 
 from langgraph.config import get_stream_writer
 
-from agent.results import preview, preview_args
-from agent.state import TaskRecord, new_record
-from agent.task import Task
+from agent._results import preview, preview_args
+from agent._state import TaskRecord, new_record
+from agent._task import Task
 
 
 def _emit(event: str, **data: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.usage import tokens_for_chars
+from agent._usage import tokens_for_chars
 
 
 @dataclass

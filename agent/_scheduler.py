@@ -24,11 +24,11 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 from langgraph.runtime import Runtime
 
-from agent import events
-from agent.cache import ResultCache
-from agent.context import Context, context_of, price_override
-from agent.errors import FieldAccessError
-from agent.live_round import (
+from agent import _events as events
+from agent._cache import ResultCache
+from agent._context import Context, context_of, price_override
+from agent._errors import FieldAccessError
+from agent._live_round import (
     LiveRound,
     idempotency_prefix,
     join_round,
@@ -38,12 +38,10 @@ from agent.live_round import (
     round_key,
     step_checkpoint,
 )
-from agent.placement import prepare
-from agent.plan import read_plan
-from agent.references import resolve_references
-from agent.results import to_stored
-from agent.review import review_plan
-from agent.state import (
+from agent._references import resolve_references
+from agent._results import to_stored
+from agent._review import review_plan
+from agent._state import (
     PlanReview,
     State,
     TaskRecord,
@@ -52,9 +50,11 @@ from agent.state import (
     turn_id,
     turn_tasks,
 )
-from agent.task import Task
-from agent.toolset import Toolset
-from agent.usage import UsageMeter, current_callbacks, metered
+from agent._task import Task
+from agent._toolset import Toolset
+from agent._usage import UsageMeter, current_callbacks, metered
+from agent.placement import prepare
+from agent.plan import read_plan
 
 
 def _finish(record: TaskRecord, status: str, **fields: Any) -> TaskRecord:

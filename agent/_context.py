@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.inputs import (
+from agent._inputs import (
     RULE,
     check_fields,
     check_names,
@@ -37,7 +37,7 @@ def _env(name: str, default: str | None = None) -> str | None:
 class Context:
     """Knobs of one LLMCompiler run (LangGraph `context_schema`).
 
-    Every field declares what it allows (`agent.inputs`): a Context with a value of the wrong
+    Every field declares what it allows (`agent._inputs`): a Context with a value of the wrong
     type or out of range, or with a field it does not have, cannot be built, so LangGraph's
     own coercion of a `context={...}` dict (in process and under the server) refuses it
     before any node runs.

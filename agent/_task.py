@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.toolset import JOIN
+from agent._toolset import JOIN
 
 
 @dataclass(frozen=True)

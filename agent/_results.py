@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.references import result_text
+from agent._references import result_text
 
 STORED_MAX_CHARS = 100_000
 """Text results longer than this are cut (with a marker) before they reach state."""

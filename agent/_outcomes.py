@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.state import TaskRecord
+from agent._state import TaskRecord
 
 
 class Outcomes:

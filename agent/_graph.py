@@ -1,6 +1,6 @@
 """`create_llm_compiler`: planner, scheduler and joiner assembled into one LangGraph graph.
 
-START ──► planner ──┐   (same superstep; linked in-process by agent.handoff)
+START ──► planner ──┐   (same superstep; linked in-process by agent._handoff)
    └────► scheduler ┴──► joiner ──► END
              ▲                 │ replan
              └─────────────────┘ (planner and scheduler again)
@@ -15,14 +15,14 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
-from agent.context import Context
-from agent.joiner import make_joiner, route_after_joiner
+from agent._context import Context
+from agent._joiner import make_joiner, route_after_joiner
+from agent._planner import make_planner
+from agent._prompts import derived_examples
+from agent._scheduler import make_scheduler
+from agent._state import InputState, OutputState, State
+from agent._toolset import ToolLike, Toolset
 from agent.models import ModelSpec
-from agent.planner import make_planner
-from agent.prompts import derived_examples
-from agent.scheduler import make_scheduler
-from agent.state import InputState, OutputState, State
-from agent.toolset import ToolLike, Toolset
 
 
 def create_llm_compiler(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 
-from agent.errors import PlacementError
+from agent._errors import PlacementError
 
 
 def env_number(

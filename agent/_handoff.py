@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Iterable
 
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 
-from agent.errors import PlanAborted
-from agent.task import Task
+from agent._errors import PlanAborted
+from agent._task import Task
 
 _END = object()
 

@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.errors import FieldAccessError
+from agent._errors import FieldAccessError
 
 _STEP = (
     r"\.[A-Za-z_]\w*"
