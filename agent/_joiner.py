@@ -25,7 +25,7 @@ from agent._context import Context, context_of, price_override
 from agent._errors import FieldAccessError
 from agent._joiner_reply import JoinerDecision, parse_joiner_output
 from agent._output_cap import OutputCap
-from agent._prompts import joiner_framing, joiner_messages
+from agent._prompts import joiner_prompt
 from agent._references import (
     find_references,
     is_exact_reference,
@@ -72,7 +72,7 @@ def clean_answer(
     """The decision with its answer fit for a user.
 
     Lines copied verbatim from the engine's own framing of the prompt (`framing`, see
-    `joiner_framing`) are dropped. An answer that is one reference as a whole (`$3`,
+    `joiner_prompt`) are dropped. An answer that is one reference as a whole (`$3`,
     `${2}.name`, N a task of the turn) is that result's text; `$2` inside prose is text
     (money), never touched. An empty answer gives what was found; a whole-answer reference to
     a task without a result goes back for a replan while replans remain, else gives what was
@@ -190,16 +190,9 @@ async def _ask_model(
             max_tokens=ctx.max_output_tokens,
             timeout=ctx.model_timeout_s,
         )
-        prompt = joiner_messages(
+        prompt = joiner_prompt(
             messages=state.messages,
             question=question.text if question is not None else "",
-            tasks=state.tasks,
-            plan_note=current["plan_error"],
-            plan_notes=current.get("plan_notes", []),
-            can_replan=can_replan,
-            limit=ctx.result_preview_chars,
-        )
-        framing = joiner_framing(
             tasks=state.tasks,
             plan_note=current["plan_error"],
             plan_notes=current.get("plan_notes", []),
@@ -209,11 +202,11 @@ async def _ask_model(
         stream = AnswerStream(tools, current["round"])
         decision = await _stream_decision(
             chat,
-            prompt,
+            prompt.messages,
             ctx.llm_retries,
             meter,
             lambda raw: clean_answer(
-                parse_joiner_output(raw, tools), state.tasks, can_replan, framing
+                parse_joiner_output(raw, tools), state.tasks, can_replan, prompt.framing
             ),
             stream,
             OutputCap(ctx.max_output_tokens),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
@@ -208,32 +209,22 @@ def planner_messages(
     return prompt
 
 
-def joiner_framing(
-    *,
-    tasks: Sequence[TaskRecord],
-    plan_note: str | None,
-    can_replan: bool,
-    plan_notes: Sequence[str] = (),
-    limit: int,
-) -> frozenset[str]:
-    """The lines `joiner_messages` writes around the results and notes (each result's
-    `-> ...` line, the notes' header and `- note` lines, the `Note:` line, the replan line).
+@dataclass(frozen=True)
+class JoinerPrompt:
+    """The joiner's messages, and the lines of its last message the engine wrote around the
+    results: each result's `-> ...` line, the `Note:` line, the notes' header and `- note`
+    lines, the replan line.
 
     A weak model copies the end of its prompt into its answer; a line of the answer equal to
-    one of these is that copy, never an honest answer of its own (generic words such as
-    `Results:` are not among them)."""
-    lines = {NOTES_HEADER, REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN}
-    if plan_note:
-        lines.add(f"Note: {plan_note}")
-    lines.update(f"- {note}" for note in plan_notes)
-    for record in tasks:
-        listing = format_task_line(record, limit).splitlines()
-        if len(listing) > 1:
-            lines.add(listing[1])
-    return frozenset(line.strip() for line in lines if line.strip())
+    one of `framing` is that copy, never an honest answer of its own (the question, the
+    `Results:` header and the call lines are not among them: generic words, or protocol the
+    reply reader already knows)."""
+
+    messages: list[BaseMessage]
+    framing: frozenset[str]
 
 
-def joiner_messages(
+def joiner_prompt(
     *,
     messages: Sequence[AnyMessage],
     question: str,
@@ -242,13 +233,18 @@ def joiner_messages(
     can_replan: bool,
     plan_notes: Sequence[str] = (),
     limit: int,
-) -> list[BaseMessage]:
-    results = "\n".join(format_task_line(r, limit) for r in tasks) or "(no tasks were run)"
-    body = f"Question: {question}\n\nResults:\n{results}"
-    if plan_note:
-        body += f"\n\nNote: {plan_note}"
+) -> JoinerPrompt:
+    listings = [format_task_line(r, limit) for r in tasks]
+    body = f"Question: {question}\n\nResults:\n" + ("\n".join(listings) or "(no tasks were run)")
+    framing = {lines[1] for lines in map(str.splitlines, listings) if len(lines) > 1}
+    sections = [f"Note: {plan_note}"] if plan_note else []
     if plan_notes:
-        lines = "\n".join(f"- {note}" for note in plan_notes)
-        body += f"\n\n{NOTES_HEADER}\n{lines}"
-    body += "\n\n" + (REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
-    return [SystemMessage(JOINER_SYSTEM), *_history(messages), HumanMessage(body)]
+        sections.append("\n".join([NOTES_HEADER, *(f"- {note}" for note in plan_notes)]))
+    sections.append(REPLAN_ALLOWED if can_replan else REPLAN_FORBIDDEN)
+    for section in sections:
+        body += f"\n\n{section}"
+        framing.update(section.splitlines())
+    return JoinerPrompt(
+        [SystemMessage(JOINER_SYSTEM), *_history(messages), HumanMessage(body)],
+        frozenset(line.strip() for line in framing if line.strip()),
+    )

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from agent._joiner_reply import is_call_line, protocol_lines
-from agent._prompts import joiner_messages, planner_messages
+from agent._prompts import joiner_prompt, planner_messages
 from agent._references import is_exact_reference
 from agent._state import RoundRecord
 
@@ -88,7 +88,7 @@ def _prompt_texts() -> Iterator[str]:
     for can_replan in (True, False):
         yield from (
             m.text
-            for m in joiner_messages(
+            for m in joiner_prompt(
                 messages=[],
                 question=_MARK,
                 tasks=[],
@@ -96,7 +96,7 @@ def _prompt_texts() -> Iterator[str]:
                 can_replan=can_replan,
                 plan_notes=[_MARK],
                 limit=1,
-            )
+            ).messages
         )
 
 

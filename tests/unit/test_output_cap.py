@@ -48,24 +48,6 @@ def test_the_cap_counts_chunks_or_estimated_tokens_whichever_is_smaller() -> Non
     assert not OutputCap(None).reached("x" * 10_000)
 
 
-async def test_system_prompts_are_byte_identical_across_questions_and_rounds() -> None:
-    """Servers reuse a prompt prefix only when it is byte-identical: what changes (the question,
-    a replan's first index, whether the joiner may replan) sits in the last message."""
-    plans = ['1. lookup("a")\n2. join()', '3. lookup("b")\n4. join()', '1. lookup("c")\n2. join()']
-    answers = ["Action: Replan(need b)", "Action: Finish(ab)", "Action: Finish(c)"]
-    planner = HookedChatModel(responses=plans, timing=STREAMING)
-    joiner = HookedChatModel(responses=answers, timing=STREAMING)
-    graph = create_llm_compiler([lookup], planner=planner, joiner=joiner)
-    await run_graph(graph, "first question", context=Context(max_replans=1))
-    await run_graph(graph, "second question", context=Context(max_replans=1))
-    assert len(planner.calls) == len(joiner.calls) == 3
-    assert len({calls[0].text for calls in planner.calls}) == 1
-    assert len({calls[0].text for calls in joiner.calls}) == 1
-    assert "Number new actions from 3" in planner.calls[1][-1].text
-    assert "No more replanning is possible" in joiner.calls[1][-1].text
-    assert "Replanning is allowed" in joiner.calls[0][-1].text
-
-
 async def test_a_joiner_that_ignores_the_cap_is_read_no_further_than_the_cap() -> None:
     seen: list[str] = []
 
