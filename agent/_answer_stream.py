@@ -38,8 +38,9 @@ class AnswerStream:
         self.message_id = str(uuid.uuid4())
         self._decided = False
 
-    def feed(self, text: str) -> None:
-        """Take the next piece of the reply and show what of the answer has settled."""
+    def feed(self, text: str) -> bool:
+        """Take the next piece of the reply and show what of the answer has settled; True
+        when the decision is complete, so the rest of the reply would not be read."""
         self.raw += text
         settled = self.reader.settled(self.raw)
         if settled.decided and not self._decided:
@@ -48,6 +49,7 @@ class AnswerStream:
                 self.withdraw("an Action: line after the text decides the answer")
         if settled.text.startswith(self.shown):
             self._show(settled.text[len(self.shown) :])
+        return settled.complete
 
     def close(self, answer: str | None, reason: str) -> None:
         """End the stream with the final `answer` (None: there is none, e.g. a replan); text

@@ -133,8 +133,9 @@ async def _stream_decision(
 ) -> JoinerDecision:
     """Run the joiner model (one chat-model run, metered, hidden from chat streams) and show
     its answer to chat clients as it settles; `read` turns the whole reply into the final
-    decision, which ends the stream. Reading stops at the output cap, whatever the server
-    honours."""
+    decision, which ends the stream. Reading stops once the decision is complete (a closed
+    `Finish(...)` line: what a model writes after it is never read, so it is not waited for)
+    and at the output cap, whatever the server honours."""
     config = metered(
         {"run_name": "joiner_model", "tags": ["nostream", "llmcompiler:joiner"]},
         meter,
@@ -143,8 +144,9 @@ async def _stream_decision(
     reply = astream_with_retry(chat, prompt, retries=retries, config=config)
     try:
         async for chunk in reply:
-            stream.feed(chunk.text)
-            if cap.reached(chunk.text):  # a server that ignored the cap: stop reading
+            complete = stream.feed(chunk.text)
+            # A server that ignored the cap: stop reading.
+            if cap.reached(chunk.text) or complete:
                 break
     except Exception:
         stream.withdraw("the joiner model failed before its reply was complete")
@@ -198,6 +200,7 @@ async def _ask_model(
             plan_notes=current.get("plan_notes", []),
             can_replan=can_replan,
             limit=ctx.result_preview_chars,
+            thought=ctx.joiner_thought,
         )
         stream = AnswerStream(tools, current["round"])
         decision = await _stream_decision(

@@ -348,6 +348,9 @@ class Settled:
     text: str
     decided: bool
     """An `Action:` line was seen: later text cannot make this reading change."""
+    complete: bool = False
+    """The decision's whole argument has arrived (`Finish(...)` or `Replan(...)` closed at the
+    end of its line): nothing later in the reply is read, so the caller may stop reading."""
 
 
 class ReplyReader:
@@ -375,15 +378,16 @@ class ReplyReader:
             undecided = (_JSON_START.search(text), _FENCE.search(text), _SCAFFOLD_LINE.search(text))
             cut = min([len(text)] + [match.start() for match in undecided if match])
             return Settled(self._visible(text[:cut], complete=False), decided=False)
-        if action.action == "replan":
-            return Settled("", decided=True)
         body = text[action.body_start :]
         if not action.parenthesized:
-            return Settled(self._visible(body, complete=False), decided=True)
+            shown = "" if action.action == "replan" else self._visible(body, complete=False)
+            return Settled(shown, decided=True)
         close = self._close(body)
         closed = close is not None and _ends_line(body, close) is True
+        if action.action == "replan":
+            return Settled("", decided=True, complete=closed)
         argument = _argument(body, close, complete=closed)
-        return Settled(self._visible(argument, complete=closed), decided=True)
+        return Settled(self._visible(argument, complete=closed), decided=True, complete=closed)
 
     def _close(self, body: str) -> int | None:
         prefix, depth = self._scanned

@@ -21,6 +21,7 @@ lines that were not actions".
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
@@ -56,8 +57,8 @@ def _phrases(text: str) -> Iterator[tuple[str, ...]]:
 
 def _prompt_texts() -> Iterator[str]:
     """Every prompt the engine writes, rendered with `_MARK` for what it inserts: the first
-    plan and a replan, the joiner with and without replanning left, with a plan note and the
-    plan lines that were not actions."""
+    plan and a replan, the joiner with and without replanning left and with and without a
+    thought, with a plan note and the plan lines that were not actions."""
     earlier = RoundRecord(
         round=1,
         question_id=None,
@@ -85,7 +86,7 @@ def _prompt_texts() -> Iterator[str]:
                 limit=1,
             )
         )
-    for can_replan in (True, False):
+    for can_replan, thought in itertools.product((True, False), repeat=2):
         yield from (
             m.text
             for m in joiner_prompt(
@@ -96,6 +97,7 @@ def _prompt_texts() -> Iterator[str]:
                 can_replan=can_replan,
                 plan_notes=[_MARK],
                 limit=1,
+                thought=thought,
             ).messages
         )
 

@@ -38,8 +38,9 @@ def _markdown(plan: str) -> str:
     return "Here is the plan:\n```\n" + "\n".join(lines) + "\n```"
 
 
-def _protocol(thought: str, answer: str) -> str:
-    return f"Thought: {thought}\nAction: Finish({answer})"
+def _protocol(thought: str | None, answer: str) -> str:
+    action = f"Action: Finish({answer})"
+    return action if thought is None else f"Thought: {thought}\n{action}"
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,19 @@ class Persona:
     name: str
     description: str
     plan: Callable[[str], str] = lambda plan: plan
-    reply: Callable[[str, str], str] = _protocol
-    """The joiner's reply from (thought, answer)."""
+    reply: Callable[[str | None, str], str] = _protocol
+    """The joiner's reply from (thought, answer); the thought is None when the joiner's prompt
+    asks for none (`Context.joiner_thought` off, the default)."""
     report_usage: bool = True
 
 
 PERSONAS = {
     p.name: p
     for p in (
-        Persona("clean", "stops at join(); answers `Thought:` + `Action: Finish(...)`"),
+        Persona(
+            "clean",
+            "stops at join(); answers `Action: Finish(...)`, after a `Thought:` when asked",
+        ),
         Persona(
             "chatty",
             "writes ~270 tokens of commentary after join()",
@@ -65,13 +70,16 @@ PERSONAS = {
         Persona(
             "verbose",
             "the joiner thinks at length before it answers",
-            reply=lambda thought, answer: _protocol(f"{thought} {LONG_THOUGHT}.", answer),
+            reply=lambda thought, answer: _protocol(
+                f"{thought or 'The results are in.'} {LONG_THOUGHT}.", answer
+            ),
         ),
         Persona(
             "json",
             "the joiner answers with a JSON object",
             reply=lambda thought, answer: json.dumps(
-                {"thought": thought, "action": "finish", "answer": answer}
+                {"action": "finish", "answer": answer}
+                | ({} if thought is None else {"thought": thought})
             ),
         ),
         Persona("no-usage", "the server streams no token usage", report_usage=False),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from agent._prompts import JOINER_THOUGHT
 from llmcompiler_bench.personas import PERSONAS, Persona
 from llmcompiler_bench.plans import GoldTask, layers, results_of
 from llmcompiler_bench.workloads import Item
@@ -28,14 +29,20 @@ def planner(item: Item, persona: Persona = PERSONAS["clean"]) -> Responder:
     return lambda _messages: text
 
 
+def _asks_for_thought(messages: Sequence[BaseMessage]) -> bool:
+    """Whether the joiner's system prompt asks for a `Thought:` first (`joiner_thought`)."""
+    return any(m.type == "system" and JOINER_THOUGHT in m.text for m in messages)
+
+
 def joiner(item: Item, persona: Persona = PERSONAS["clean"]) -> Responder:
     """The answer when the prompt holds every result, else a wrong answer (in the persona's
-    form of reply)."""
+    form of reply, with a thought first when the prompt asks for one)."""
 
     def respond(messages: list[BaseMessage]) -> str:
-        if _complete(item, "\n".join(m.text for m in messages)):
-            return persona.reply("the results answer the question.", item.answer)
-        return persona.reply("some results are missing.", NOT_FOUND)
+        complete = _complete(item, "\n".join(m.text for m in messages))
+        thought = "the results answer the question." if complete else "some results are missing."
+        answer = item.answer if complete else NOT_FOUND
+        return persona.reply(thought if _asks_for_thought(messages) else None, answer)
 
     return respond
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent._prompts import JOINER_SYSTEM
+from agent._prompts import joiner_system
 from llmcompiler_bench import cli, http_models
 from llmcompiler_bench.cli import add_bench_arguments, run_bench
 from llmcompiler_bench.peers import PeerSkip, run_peers
@@ -219,7 +219,7 @@ async def test_ours_over_http_asks_the_scripted_server_through_chatopenai(
     (server,) = served
     system_prompts = [str(r["messages"][0]["content"]) for r in server.requests]
     assert len(system_prompts) == 2 and http_models.is_planner(server.requests[0]["messages"])
-    assert system_prompts[1].startswith(JOINER_SYSTEM)
+    assert system_prompts[1].startswith(joiner_system(thought=False))
     assert all(r["stream"] for r in server.requests)  # streamed, as the engine reads them
     assert [m.kind for m in record.models] == ["planner", "joiner"]
 

@@ -49,6 +49,7 @@ PROMPT_SENTENCES = [
     for constant in (
         prompts.PLANNER_SYSTEM,
         prompts.JOINER_SYSTEM,
+        prompts.JOINER_THOUGHT,
         prompts.REPLAN_CONTEXT,
         prompts.REPLAN_FORBIDDEN,
         prompts.DIRECT_ANSWER_RULE,

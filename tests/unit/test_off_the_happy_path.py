@@ -372,6 +372,53 @@ async def test_planner_stops_reading_at_join_and_closes_the_model_stream() -> No
     assert planner.chunks_read < 20  # the commentary is hundreds of chunks long
 
 
+async def test_joiner_stops_reading_once_its_finish_line_closes_and_closes_the_stream() -> None:
+    """What a model writes after a closed `Finish(...)` line is never read, so never waited for
+    (here it even holds a second action, which the first one overrules anyway)."""
+    commentary = " ".join(["I answered from the two results, which agree."] * 40)
+    answer = "Yes (both (a) and (b)):\n- one\n\n- two (2)"
+    joiner = CountingModel(
+        responses=[f"Action: Finish({answer})\nAction: Replan(more)\n{commentary}"],
+        timing=STREAMING,
+    )
+    planner = ScriptedChatModel(responses=['1. echo("a")\n2. join()'], timing=STREAMING)
+    graph = create_llm_compiler([echo], planner=planner, joiner=joiner)
+    run = await run_graph(graph, "go")
+    assert run.answer == answer
+    assert joiner.closed_early
+    assert joiner.chunks_read < 60  # the commentary is hundreds of chunks long
+    assert run.output["usage"]["calls"] == 2  # the closed call still counts
+
+
+async def test_joiner_reads_past_a_closing_parenthesis_with_text_after_it_on_its_line() -> None:
+    """A `)` followed by more text on its line may be the answer's own (a smiley): reading goes
+    on to the `)` that ends a line, so nothing of the answer is cut."""
+    answer = "Done :) and more\nsee the list 1) here"
+    joiner = CountingModel(responses=[f"Action: Finish({answer})\nThanks."], timing=STREAMING)
+    planner = ScriptedChatModel(responses=['1. echo("a")\n2. join()'], timing=STREAMING)
+    graph = create_llm_compiler([echo], planner=planner, joiner=joiner)
+    run = await run_graph(graph, "go")
+    assert run.answer == answer
+
+
+async def test_a_replan_line_ends_the_joiners_reading_too() -> None:
+    joiner = CountingModel(
+        responses=[
+            "Action: Replan(the search failed)\n" + "More thoughts on the plan. " * 60,
+            "Action: Finish(b)",
+        ],
+        timing=STREAMING,
+    )
+    planner = ScriptedChatModel(
+        responses=['1. echo("a")\n2. join()', '3. echo("b")\n4. join()'], timing=STREAMING
+    )
+    graph = create_llm_compiler([echo], planner=planner, joiner=joiner)
+    run = await run_graph(graph, "go")
+    assert run.answer == "b"
+    assert run.output["rounds"][0]["replan_reason"] == "the search failed"
+    assert joiner.chunks_read < 60
+
+
 @pytest.mark.parametrize(
     ("line", "is_call"),
     [

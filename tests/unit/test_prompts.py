@@ -30,3 +30,18 @@ async def test_system_prompts_are_byte_identical_across_questions_and_rounds() -
     assert "Number new actions from 3" in planner.calls[1][-1].text
     assert "No more replanning is possible" in joiner.calls[1][-1].text
     assert "Replanning is allowed" in joiner.calls[0][-1].text
+
+
+async def test_the_joiner_is_asked_for_a_thought_only_when_joiner_thought_is_on() -> None:
+    """Off (the default), the reply format starts with the action, so the answer comes first;
+    on, it is the paper's `Thought:` then `Action:`."""
+    joiner = HookedChatModel(responses=["Action: Finish(a)"] * 2, timing=STREAMING)
+    planner = HookedChatModel(responses=['1. lookup("a")\n2. join()'] * 2, timing=STREAMING)
+    graph = create_llm_compiler([lookup], planner=planner, joiner=joiner)
+    await run_graph(graph, "q")
+    await run_graph(graph, "q", context=Context(joiner_thought=True))
+    default, thinking = (calls[0].text for calls in joiner.calls)
+    assert "Thought:" not in default
+    assert "Reply in exactly this form:\nAction: Finish(<the answer>)" in default
+    assert "Reply in exactly this form:\nThought: <one short sentence" in thinking
+    assert "\nAction: Finish(<the answer>)" in thinking
