@@ -150,14 +150,15 @@ def summarize_stages(
     )
 
 
-OURS = (LLMCOMPILER, LLMCOMPILER_HTTP)
-"""Our systems the table splits: in process, and over HTTP (`--peers`)."""
+OURS = (LLMCOMPILER_HTTP, LLMCOMPILER)
+"""Our systems the table splits, in the peers table's order: over HTTP (`--peers`: the
+headline), then in process."""
 
 
 def stage_summaries(
     workloads: Sequence[str], records: Sequence[RunRecord], peers: PeersResult | None = None
 ) -> list[StageSummary]:
-    """Per workload: ours on each path it ran, then each peer that ran it."""
+    """Per workload: ours on each path it ran (HTTP first), then each peer that ran it."""
     peer_runs = peers.runs if peers else []
     summaries = []
     for workload in workloads:

@@ -85,7 +85,7 @@ def test_medians_over_two_items_are_each_stage_from_the_recorded_spans() -> None
     )
 
 
-def test_the_table_shows_tokens_in_to_out_and_a_dash_for_a_run_without_a_joiner() -> None:
+def test_the_table_shows_tokens_in_to_out_a_dash_without_a_joiner_and_http_first() -> None:
     direct = _record("c", 1.6, [_span("planner", 0.1, 0.5, 0.9, (450, 40))], "llmcompiler-http")
     stages = record_stages(direct)
     assert stages is not None and stages.joiner_s is None and stages.joiner_input_tokens is None
@@ -95,7 +95,9 @@ def test_the_table_shows_tokens_in_to_out_and_a_dash_for_a_run_without_a_joiner(
     lines = console.export_text().splitlines()
     ours = next(line for line in lines if "ours, in process" in line)
     assert "410 → 25" in ours and "510 → 17" in ours and "0.55" in ours and "2.05" in ours
-    cells = [c.strip() for c in next(line for line in lines if "ours, HTTP" in line).split("│")]
+    http = next(line for line in lines if "ours, HTTP" in line)
+    assert lines.index(http) < lines.index(ours)  # the headline first, as in the peers table
+    cells = [c.strip() for c in http.split("│")]
     assert cells[3:10] == ["1", "450 → 40", "—", "0.40", "0.40", "0.70", "—"]
 
 
