@@ -38,6 +38,7 @@ from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.report import header, render
 from llmcompiler_bench.runner import Settings, run_simulated
+from llmcompiler_bench.stages import stage_summaries
 from llmcompiler_bench.summary import summarize
 from llmcompiler_bench.systems import LIVE_SYSTEMS, SYSTEMS
 from llmcompiler_bench.workloads import WORKLOADS
@@ -272,6 +273,9 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
         if optimization_records and not WORKLOADS[name].stress
     ]
     peer_summaries: list[PeerSummary] = summarize_peers(peers, records) if peers else []
+    stages = stage_summaries(
+        [s.workload for s in summaries if not WORKLOADS[s.workload].stress], records, peers
+    )
     render(
         console,
         summaries,
@@ -280,6 +284,7 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
         optimizations=optimizations,
         peers=peers,
         peer_summaries=peer_summaries,
+        stages=stages,
     )
     if args.json:
         data = payload(
@@ -291,6 +296,7 @@ async def run_bench(args: argparse.Namespace, console: Console) -> int:
             optimization_records=optimization_records,
             peers=peers,
             peer_summaries=peer_summaries,
+            stages=stages,
         )
         write_json(args.json, data)
         console.print(f"wrote {args.json}", markup=False)

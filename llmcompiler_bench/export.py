@@ -16,6 +16,7 @@ from llmcompiler_bench.peers.summary import PeerSummary
 from llmcompiler_bench.published import PAPER
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.runner import Settings
+from llmcompiler_bench.stages import StageSummary
 from llmcompiler_bench.summary import WorkloadSummary
 
 
@@ -67,10 +68,11 @@ def payload(
     optimization_records: Sequence[RunRecord] = (),
     peers: PeersResult | None = None,
     peer_summaries: Sequence[PeerSummary] = (),
+    stages: Sequence[StageSummary] = (),
 ) -> dict[str, Any]:
     """Everything as JSON-ready data; the optimizations view's runs are kept apart from the
     main comparison's (`optimizations.runs`, each with its `variant`), and so are the peers'
-    (`peers`, present with `--peers`)."""
+    (`peers`, present with `--peers`); `stages` is the per-stage table, ours and the peers'."""
     data: dict[str, Any] = {
         "mode": f"live:{live}" if live else "simulated",
         "settings": {
@@ -79,6 +81,7 @@ def payload(
         },
         "profile": dataclasses.asdict(settings.profile),
         "summaries": [dataclasses.asdict(s) for s in summaries],
+        "stages": [dataclasses.asdict(s) for s in stages],
         "published": {
             "source": "Kim et al., ICML 2024, Tables 1-2 (real GPT models; not measured here)",
             "paper": {name: dataclasses.asdict(p) for name, p in PAPER.items()},

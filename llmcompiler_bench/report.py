@@ -16,6 +16,7 @@ from llmcompiler_bench.peers.summary import FASTER_BY, PeerSummary, skipped
 from llmcompiler_bench.personas import PERSONAS
 from llmcompiler_bench.published import PAPER
 from llmcompiler_bench.runner import Settings
+from llmcompiler_bench.stages import StageSummary
 from llmcompiler_bench.summary import Stat, WorkloadSummary
 from llmcompiler_bench.systems import (
     BASELINE_SYSTEMS,
@@ -157,6 +158,64 @@ def bound_table(summaries: Sequence[WorkloadSummary]) -> Table:
     table.caption = (
         "makespan / T*: 1.00 is a run at the bound; overhead = (makespan − T*) ÷ tasks. "
         "paper: its published cost reduction vs ReAct (Table 1; not measured here)."
+    )
+    return table
+
+
+def _tokens(tokens_in: Stat | None, tokens_out: Stat | None) -> str:
+    """`input → output` medians, a dash for a stage the runs did not reach."""
+    if tokens_in is None or tokens_out is None:
+        return DASH
+    return f"{tokens_in.median:,.0f} → {tokens_out.median:,.0f}"
+
+
+def _seconds(value: Stat | None) -> str:
+    return fmt(value.median if value else None)
+
+
+def stages_table(summaries: Sequence[StageSummary]) -> Table:
+    """Per workload and system: each stage's tokens and seconds, from this run's records."""
+    table = _columns(
+        Table(
+            title="Where the time goes, per stage: medians per item (tokens in → out; seconds)",
+            title_justify="left",
+        ),
+        "workload",
+        "system",
+        "LLM\ncalls",
+        "planner\ntokens",
+        "joiner\ntokens",
+        "planner\nfirst token",
+        "plan\ndecode",
+        "tools after\nthe plan",
+        "joiner",
+        "latency",
+    )
+    for workload in dict.fromkeys(s.workload for s in summaries):
+        rows = [s for s in summaries if s.workload == workload]
+        for number, s in enumerate(rows):
+            table.add_row(
+                workload if number == 0 else "",
+                s.label,
+                fmt(s.llm_calls.median if s.llm_calls else None, "g"),
+                _tokens(s.planner_input_tokens, s.planner_output_tokens),
+                _tokens(s.joiner_input_tokens, s.joiner_output_tokens),
+                _seconds(s.planner_first_token_s),
+                _seconds(s.plan_decode_s),
+                _seconds(s.after_plan_s),
+                _seconds(s.joiner_s),
+                _seconds(s.latency_s),
+                end_section=number == len(rows) - 1,
+            )
+    table.caption = (
+        "Each run's stages summed over its rounds, then medians over items (they need not add "
+        "up to the latency). tokens: the planner's (joiner's) calls, input → output; — no "
+        "joiner call (a direct answer). planner first token: planner start → its first token "
+        "(time to first token + prefill); plan decode: first token → planner end; tools after "
+        "the plan: planner end → joiner start (→ the run's end without a joiner): tools still "
+        "running, plus the hand-off; joiner: its start → end. Ours: the callbacks' spans; "
+        "peers: the scripted server's log (each call's arrival, and when its first and last "
+        "tokens were due)."
     )
     return table
 
@@ -436,9 +495,10 @@ def render(
     optimizations: Sequence[OptimizationSummary] = (),
     peers: PeersResult | None = None,
     peer_summaries: Sequence[PeerSummary] = (),
+    stages: Sequence[StageSummary] = (),
 ) -> None:
     """Print the whole report for `summaries` (stress workloads get their own table; with
-    `peers`, the other implementations beside ours)."""
+    `peers`, the other implementations beside ours; `stages`, where each system's time goes)."""
     header(console, settings, live=live)
     main = [s for s in summaries if not WORKLOADS[s.workload].stress]
     stress = [s for s in summaries if WORKLOADS[s.workload].stress]
@@ -447,6 +507,8 @@ def render(
         console.print(speedup_table(main))
         if not live:
             console.print(bound_table(main))
+    if stages:
+        console.print(stages_table(stages))
     if optimizations:
         console.print(optimizations_table(optimizations))
     if stress:

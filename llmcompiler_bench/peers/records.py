@@ -13,7 +13,7 @@ from llmcompiler_bench.accuracy import final_answer, is_correct
 @dataclass(frozen=True)
 class ModelCall:
     """One request the peer made to the scripted server; times in seconds from the run's start
-    (`end` is when its last token was due)."""
+    (`first_token` and `end`: when its first and last tokens were due)."""
 
     kind: str
     """`planner`, `joiner`, or `unknown` (a request neither prompt matched: answered 500)."""
@@ -21,6 +21,7 @@ class ModelCall:
     end: float
     input_tokens: int
     output_tokens: int
+    first_token: float | None = None
 
 
 @dataclass
@@ -90,11 +91,12 @@ def make_run(
     repeat: int,
     gold: str,
     result: Mapping[str, Any] | None,
-    calls: Sequence[tuple[str, float, float, int, int]] = (),
+    calls: Sequence[tuple[str, float, float, float, int, int]] = (),
     missing: str = "the runner wrote no result",
 ) -> PeerRun:
     """The run from the runner's `result` and the server's `calls` (kind, monotonic start,
-    nominal duration, input tokens, output tokens); the answer is judged by the paper's metric."""
+    nominal time to first token, nominal duration, input tokens, output tokens); the answer is
+    judged by the paper's metric."""
     if result is None:
         return PeerRun(peer, workload, item, repeat, None, "", False, missing)
     start = float(result.get("start") or 0.0)
@@ -102,8 +104,8 @@ def make_run(
     answer = str(result.get("answer") or "")
     error = result.get("error")
     models = [
-        ModelCall(kind, at - start, at - start + duration, tokens_in, tokens_out)
-        for kind, at, duration, tokens_in, tokens_out in calls
+        ModelCall(kind, at - start, at - start + last, tokens_in, tokens_out, at - start + first)
+        for kind, at, first, last, tokens_in, tokens_out in calls
     ]
     return PeerRun(
         peer=peer,

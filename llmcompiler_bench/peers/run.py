@@ -42,8 +42,9 @@ JOB_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 120.0
 """Allowed on top, for the process to start and import the peer."""
 
-CallLog = list[tuple[str, float, float, int, int]]
-"""Per request: kind, monotonic time it arrived, nominal duration, input and output tokens."""
+CallLog = list[tuple[str, float, float, float, int, int]]
+"""Per request: kind, monotonic time it arrived, nominal time to its first token and to its
+last (the profile's schedule, which the server streams on), input and output tokens."""
 
 
 @dataclass
@@ -76,13 +77,12 @@ def _serve(
         kind, reply = respond_to(messages)
         tokens_in = count_prompt_tokens(messages)
         if kind == "unknown":
-            log.append((kind, arrived, 0.0, tokens_in, 0))
+            log.append((kind, arrived, 0.0, 0.0, tokens_in, 0))
             first = str(messages[0].get("content", ""))[:80] if messages else ""
             return {"status": 500, "message": f"no scripted reply for a prompt starting {first!r}"}
         tokens_out = count_tokens(reply)
-        log.append(
-            (kind, arrived, profile.duration_s(tokens_in, tokens_out), tokens_in, tokens_out)
-        )
+        due = (profile.offset_s(tokens_in, 0), profile.duration_s(tokens_in, tokens_out))
+        log.append((kind, arrived, *due, tokens_in, tokens_out))
         return reply
 
     return ScriptedOpenAIServer(respond=respond, timing=profile).start(), log

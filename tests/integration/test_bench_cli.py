@@ -58,6 +58,7 @@ async def test_one_small_item_end_to_end_prints_the_table_and_writes_json(
         "Speedup",
         "against the bound T*",
         "Compiler optimizations",
+        "Where the time goes, per stage",
     ):
         assert heading in text
     assert "Targets" not in text and "missed" not in text  # measured facts, not goals
@@ -81,6 +82,10 @@ async def test_one_small_item_end_to_end_prints_the_table_and_writes_json(
     assert {"latency_s", "input_tokens", "output_tokens", "cost_usd", "tools", "models"} <= set(run)
     assert [t["idx"] for t in run["tools"]] == [1, 2]
     assert run["first_answer_s"] is not None and run["tool_calls"] == 2
+    (stages,) = data["stages"]  # ours in process, split from this run's own spans
+    planner = next(m for m in run["models"] if m["kind"] == "planner")
+    assert stages["system"] == "llmcompiler"
+    assert stages["planner_input_tokens"]["median"] == planner["input_tokens"]
     summary = data["summaries"][0]
     assert summary["speedup_react"]["median"] > 0 and summary["bound_ratio"]["median"] > 0
     assert set(summary["first_answer"]) == {r["system"] for r in data["runs"]}

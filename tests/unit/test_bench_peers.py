@@ -98,13 +98,14 @@ def test_results_are_read_per_job_and_judged_by_the_papers_metric() -> None:
     text += ' "start": 100.0, "tools": [{"tool": "search", "start": 0.2, "end": 0.8}]}\n'
     results = read_results(text + "{not json\n")
     assert list(results) == ["a/0"]
-    calls = [("planner", 100.1, 0.9, 700, 20), ("joiner", 101.0, 0.4, 1500, 10)]
+    calls = [("planner", 100.1, 0.5, 0.9, 700, 20), ("joiner", 101.0, 0.3, 0.4, 1500, 10)]
     run = make_run(
         peer="p", workload="w", item="a", repeat=0, gold="mariana trench",
         result=results["a/0"], calls=calls,
     )  # fmt: skip
     assert run.correct and run.latency_s == 1.5 and run.llm_calls == 2
     assert abs(run.models[0].start - 0.1) < 1e-9 and abs(run.models[0].end - 1.0) < 1e-9
+    assert run.models[0].first_token is not None and abs(run.models[0].first_token - 0.6) < 1e-9
     assert (run.input_tokens, run.output_tokens) == (2200, 30)
     missing = make_run(peer="p", workload="w", item="b", repeat=0, gold="x", result=None,
                        missing="timed out")  # fmt: skip
