@@ -63,8 +63,9 @@ PERSONAS = {
         ),
         Persona(
             "chatty",
-            "writes ~270 tokens of commentary after join()",
+            "writes ~270 tokens of commentary after join() and after its answer",
             plan=lambda plan: f"{plan}\n\n{COMMENTARY}",
+            reply=lambda thought, answer: f"{_protocol(thought, answer)}\n\n{COMMENTARY}",
         ),
         Persona("markdown", "plans in a fenced block with bold numbers and backticks", _markdown),
         Persona(

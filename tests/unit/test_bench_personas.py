@@ -26,7 +26,7 @@ async def test_llmcompiler_answers_correctly_under_every_persona(
     assert record.input_tokens > 0  # reported, or estimated when the persona sends none
 
 
-async def test_the_chatty_planner_is_cut_at_join() -> None:
+async def test_the_chatty_planner_is_cut_at_join_and_the_chatty_joiner_at_its_answer() -> None:
     settings = Settings(("hotpotqa",), 1, 1, 0.0, INSTANT, 0, persona="chatty")
     item = WORKLOADS["hotpotqa"].build(1)[0]
     record = await run_item(
@@ -35,3 +35,6 @@ async def test_the_chatty_planner_is_cut_at_join() -> None:
     planner = next(m for m in record.models if m.kind == "planner")
     plan_tokens = len(item.plan.text) / 4
     assert planner.output_tokens < plan_tokens + len(COMMENTARY) / 8  # commentary not read
+    joiner = next(m for m in record.models if m.kind == "joiner")
+    assert record.correct, record.answer
+    assert joiner.output_tokens < len(COMMENTARY) / 8  # read up to its answer, not past it
