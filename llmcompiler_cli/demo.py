@@ -59,9 +59,8 @@ def _simulated_joiner(messages: Sequence[BaseMessage]) -> str:
     try:
         k2, kili, blanc, avg = (float(results[i]) for i in ("5", "6", "7", "8"))
     except (KeyError, ValueError):
-        return "Thought: some results are missing\nAction: Finish(I could not compute it.)"
+        return "Action: Finish(I could not compute it.)"
     return (
-        "Thought: the three differences and their average are computed.\n"
         f"Action: Finish(Mount Everest is {k2:,.0f} m taller than K2, {kili:,.0f} m taller "
         f"than Kilimanjaro and {blanc:,.0f} m taller than Mont Blanc; the average difference "
         f"is {avg:,.1f} m.)"
