@@ -76,9 +76,13 @@ def clean_answer(
     `${2}.name`, N a task of the turn) is that result's text; `$2` inside prose is text
     (money), never touched. An empty answer gives what was found; a whole-answer reference to
     a task without a result goes back for a replan while replans remain, else gives what was
-    found.
+    found. A replan whose reason is nothing but copied framing (the format's
+    `<what is missing and why>`) decided nothing: it is no answer, and never a new plan (the
+    engine does not guess in favour of running tools).
     """
-    if decision.action != "finish":
+    if decision.action == "replan":
+        if decision.content and not _without_copied_framing(decision.content, framing).strip():
+            return JoinerDecision("finish", _give_up("the joiner gave no answer", tasks))
         return decision
     answer = _without_copied_framing(decision.content, framing).strip()
     if is_exact_reference(answer) and _names_a_task(answer, tasks):

@@ -15,6 +15,7 @@ could copy into its plan or answer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,11 @@ format); off, the reply starts with its answer, ~10-20 output tokens sooner."""
 def joiner_system(thought: bool) -> str:
     """The joiner's system prompt: byte-identical for every question of one setting."""
     return JOINER_SYSTEM.format(thought=JOINER_THOUGHT if thought else "")
+
+
+JOINER_PLACEHOLDERS = frozenset(re.findall(r"<[^<>\n]+>", JOINER_SYSTEM + JOINER_THOUGHT))
+"""The reply format's placeholders (`<the answer>`, ...): a weak model copies one as its whole
+answer or replan reason (`Action: Replan(<what is missing and why>)`), which decides nothing."""
 
 
 NOTES_HEADER = "Plan lines that were not actions (the plan may be incomplete):"
@@ -222,7 +228,7 @@ def planner_messages(
 class JoinerPrompt:
     """The joiner's messages, and the lines of its last message the engine wrote around the
     results: each result's `-> ...` line, the `Note:` line, the notes' header and `- note`
-    lines, the replan line.
+    lines, the replan line; and the reply format's placeholders.
 
     A weak model copies the end of its prompt into its answer; a line of the answer equal to
     one of `framing` is that copy, never an honest answer of its own (the question, the
@@ -247,6 +253,7 @@ def joiner_prompt(
     listings = [format_task_line(r, limit) for r in tasks]
     body = f"Question: {question}\n\nResults:\n" + ("\n".join(listings) or "(no tasks were run)")
     framing = {lines[1] for lines in map(str.splitlines, listings) if len(lines) > 1}
+    framing.update(JOINER_PLACEHOLDERS)
     sections = [f"Note: {plan_note}"] if plan_note else []
     if plan_notes:
         sections.append("\n".join([NOTES_HEADER, *(f"- {note}" for note in plan_notes)]))

@@ -198,6 +198,7 @@ async def _ask(args: argparse.Namespace, console: Console) -> int:
         "max_replans": args.max_replans,
         "max_output_tokens": args.max_output_tokens,
         "approve_plan": args.approve or None,
+        "joiner_thought": args.joiner_thought or None,
         "model_timeout_s": args.model_timeout,
     }
     ctx = Context(**{k: v for k, v in overrides.items() if v is not None})
@@ -252,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="how long to wait for a model's reply (default: Context.model_timeout_s)",
+    )
+    ask.add_argument(
+        "--joiner-thought",
+        action="store_true",
+        help="ask the joiner for a Thought: before its answer (small local models replan less)",
     )
     ask.add_argument("--thread", help="continue a conversation (persisted with SQLite)")
     ask.add_argument("--approve", action="store_true", help="review each plan before any tool runs")

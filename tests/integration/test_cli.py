@@ -73,6 +73,26 @@ def test_ask_json_through_an_openai_compatible_server(
     assert result["usage"]["calls"] == 3 and result["usage"]["output_tokens"] > 0
 
 
+def test_ask_joiner_thought_asks_the_joiner_for_a_thought_first(
+    openai_server: Callable[..., ScriptedOpenAIServer],
+) -> None:
+    server = openai_server(respond=respond)
+    args = ["ask", "What is 6 times 7?", "--json", "--model", "openai:local-model"]
+    env = {"OPENAI_BASE_URL": server.base_url}
+    for extra in ([], ["--joiner-thought"]):
+        done = _cli(*args, *extra, env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["answer"] == "42"
+    joiner_prompts = [
+        str(r["messages"][0]["content"])
+        for r in server.requests
+        if "Finish(" in str(r["messages"][0]["content"])
+    ]
+    assert len(joiner_prompts) == 2
+    assert "Thought:" not in joiner_prompts[0]
+    assert "Thought: <one short sentence" in joiner_prompts[1]
+
+
 def test_demo_runs_offline_and_labels_the_simulation() -> None:
     done = _cli("demo")
     assert done.returncode == 0, done.stderr

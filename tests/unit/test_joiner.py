@@ -330,6 +330,27 @@ async def test_lines_copying_the_prompts_own_framing_are_dropped_and_the_answer_
     assert len(planner.calls) == 1
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Action: Replan(<what is missing and why>)",
+        "Action: Replan(<the answer>)",
+        "Action: Finish(<the answer>)",
+        "Thought: <one short sentence on what the results show>\nAction: Finish(<the answer>)",
+    ],
+)
+async def test_a_copied_reply_template_is_no_answer_and_never_a_new_plan(reply: str) -> None:
+    """As SmolLM2 does: the reply format's placeholder copied as the whole reason or answer
+    decides nothing, so no new plan runs tools on it; the run gives what was found."""
+    graph, planner, _ = scripted_graph(
+        [lookup], ['1. lookup("a")\n2. join()', '3. lookup("b")\n4. join()'], [reply]
+    )
+    run = await run_graph(graph, "q")
+    assert len(planner.calls) == 1
+    assert run.answer.startswith("I could not fully answer the question: the joiner gave no")
+    assert "a-value" in run.answer
+
+
 async def test_an_honest_answer_with_generic_headers_and_arrows_is_untouched() -> None:
     answer = "Results:\n- apples -> 3\n-> see below\nNote: prices vary."
     graph, *_ = scripted_graph(
