@@ -148,9 +148,8 @@ async def _stream_decision(
     reply = astream_with_retry(chat, prompt, retries=retries, config=config)
     try:
         async for chunk in reply:
-            complete = stream.feed(chunk.text)
-            # A server that ignored the cap: stop reading.
-            if cap.reached(chunk.text) or complete:
+            decided = stream.feed(chunk.text)
+            if cap.reached(chunk.text) or decided:  # past the cap, whatever the server honours
                 break
     except Exception:
         stream.withdraw("the joiner model failed before its reply was complete")
