@@ -33,6 +33,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from langchain_core.messages import AIMessage
+
 from llmcompiler_scripted.chat_model import (
     Delta,
     Reply,
@@ -49,6 +51,16 @@ from llmcompiler_scripted.timing import (
     count_prompt_tokens,
     paced_sync,
 )
+
+
+def streamed(body: dict[str, Any], reply: Reply) -> tuple[AIMessage, list[Delta], str]:
+    """What the server sends for `reply` to the request `body`: the message cut at the
+    request's stop sequence, its output tokens under the request's cap, the finish reason."""
+    message = apply_stop(to_ai_message(reply), body.get("stop"))
+    cap = body.get("max_completion_tokens") or body.get("max_tokens")
+    deltas, finish = capped(to_deltas(message), cap, message)
+    return message, deltas, finish
+
 
 ServerResponder = Callable[[list[dict[str, Any]]], Reply]
 """Called with a request's ``messages``; a dict with ``"status"`` is an HTTP error."""
@@ -223,9 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete(self, body: dict[str, Any], reply: Reply, start: float) -> None:
         owner = self.server.owner
-        message = apply_stop(to_ai_message(reply), body.get("stop"))
-        cap = body.get("max_completion_tokens") or body.get("max_tokens")
-        deltas, finish = capped(to_deltas(message), cap, message)
+        message, deltas, finish = streamed(body, reply)
         prompt_tokens = count_prompt_tokens(body.get("messages") or [], body.get("tools") or [])
         usage = {
             "prompt_tokens": prompt_tokens,

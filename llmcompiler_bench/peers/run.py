@@ -35,7 +35,8 @@ from llmcompiler_bench.runner import INSTANT, Settings, latencies_of, profile_fo
 from llmcompiler_bench.tools import call_occurrences
 from llmcompiler_bench.workloads import WORKLOADS, Item, Workload
 from llmcompiler_scripted import ModelProfile, ScriptedOpenAIServer
-from llmcompiler_scripted.timing import count_prompt_tokens, count_tokens
+from llmcompiler_scripted.server import streamed
+from llmcompiler_scripted.timing import count_prompt_tokens
 
 JOB_TIMEOUT_S = 60.0
 """Allowed per job (a hung peer is killed; its remaining jobs report no result)."""
@@ -80,12 +81,16 @@ def _serve(
             log.append((kind, arrived, 0.0, 0.0, tokens_in, 0))
             first = str(messages[0].get("content", ""))[:80] if messages else ""
             return {"status": 500, "message": f"no scripted reply for a prompt starting {first!r}"}
-        tokens_out = count_tokens(reply)
+        # What the server streams: cut at the request's stop sequence (the original stops its
+        # planner at `<END_OF_PLAN>`), not the whole scripted reply.
+        request = next(r for r in reversed(server.requests) if r.get("messages") == messages)
+        tokens_out = len(streamed(request, reply)[1])
         due = (profile.offset_s(tokens_in, 0), profile.duration_s(tokens_in, tokens_out))
         log.append((kind, arrived, *due, tokens_in, tokens_out))
         return reply
 
-    return ScriptedOpenAIServer(respond=respond, timing=profile).start(), log
+    server = ScriptedOpenAIServer(respond=respond, timing=profile)
+    return server.start(), log
 
 
 def job_spec(

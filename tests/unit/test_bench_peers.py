@@ -7,14 +7,15 @@ import ast
 import json
 import re
 
+import httpx
 from rich.console import Console
 
 from llmcompiler_bench.bound import critical_path_bound, line_ready_times
 from llmcompiler_bench.peers import PEERS, PeerRun, PeerSkip, PeersResult
-from llmcompiler_bench.peers.dialects import LLAMA_INDEX, PYPI
+from llmcompiler_bench.peers.dialects import LLAMA_INDEX, ORIGINAL, PLANNER_PROMPT, PYPI
 from llmcompiler_bench.peers.records import ModelCall, make_run, read_results
 from llmcompiler_bench.peers.registry import PYPI_LLMCOMPILER
-from llmcompiler_bench.peers.run import job_spec, peer_bound
+from llmcompiler_bench.peers.run import _serve, job_spec, peer_bound
 from llmcompiler_bench.peers.summary import summarize_peer, summarize_peers
 from llmcompiler_bench.records import RunRecord
 from llmcompiler_bench.replies import NOT_FOUND
@@ -23,6 +24,7 @@ from llmcompiler_bench.summary import summarize
 from llmcompiler_bench.tools import call_key
 from llmcompiler_bench.workloads import WORKLOADS
 from llmcompiler_scripted import PROFILES
+from llmcompiler_scripted.timing import count_tokens
 
 PARALLELQA = WORKLOADS["parallelqa"].build(1)[0]
 PROFILE = PROFILES["gpt-4o-mini-like"]
@@ -81,6 +83,29 @@ def test_replies_follow_each_peers_format_and_need_every_result() -> None:
     kind, reply = li([{"role": "user", "content": prompt + evidence}])
     assert kind == "joiner" and reply.endswith(f"Action: finish({PARALLELQA.answer})")
     assert li([{"role": "user", "content": "something else"}]) == ("unknown", "")
+
+
+def test_the_call_log_counts_what_was_streamed_cut_at_the_requests_stop_sequence() -> None:
+    """The original stops its planner at `<END_OF_PLAN>`: the plan's stage and T* must not
+    count the tokens the server never sent."""
+    server, log = _serve(PARALLELQA, ORIGINAL, PROFILES["instant"])
+    try:
+        for stop in (["<END_OF_PLAN>"], None):
+            body = {
+                "model": "m",
+                "messages": [{"role": "system", "content": PLANNER_PROMPT}],
+                "stop": stop,
+            }
+            reply = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=10)
+            assert reply.status_code == 200
+    finally:
+        server.stop()
+    plan = ORIGINAL.plan(PARALLELQA.tasks).text
+    assert plan.endswith("join()<END_OF_PLAN>")
+    assert [entry[-1] for entry in log] == [
+        count_tokens(plan.removesuffix("<END_OF_PLAN>")),
+        count_tokens(plan),
+    ]
 
 
 def test_job_spec_holds_every_call_with_its_scaled_latency() -> None:
